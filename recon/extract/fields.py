@@ -1,0 +1,88 @@
+"""API field names (v1 camelCase and v2 PascalCase) mapped onto the canonical snake_case columns."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from recon.jsontext import dumps_exact
+from recon.store.schema import INVOICE, RECON_LINE
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _field_map(columns: tuple[tuple[str, str], ...], aliases: Mapping[str, str]) -> dict[str, str]:
+    """Lower-cased API key (underscores dropped) -> canonical column."""
+    out = {name.replace("_", ""): name for name, _ in columns}
+    out.update({k.lower(): v for k, v in aliases.items()})
+    return out
+
+
+RECON_LINE_FIELDS = _field_map(
+    RECON_LINE,
+    {
+        "total": "total_for_customer",
+        "tier2MpnId": "reseller_mpn_id",
+        "resellerMpnId": "reseller_mpn_id",
+        "pcToBCExchangeRate": "pc_to_bc_exchange_rate",
+        "pcToBCExchangeRateDate": "pc_to_bc_exchange_rate_date",
+    },
+)
+INVOICE_FIELDS = _field_map(INVOICE, {})
+IGNORED = frozenset({"attributes"})
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | float | str):
+        return str(value)
+    return dumps_exact(value)
+
+
+def normalise(
+    items: Iterable[Mapping[str, Any]],
+    fields: Mapping[str, str],
+    columns: tuple[tuple[str, str], ...],
+    *,
+    page_no: int,
+    first_line: int = 1,
+) -> tuple[pa.Table, Counter[str]]:
+    """Items as a text table in canonical columns (+ page_no, line_no, extra) and the unknown-field counts."""
+    names = [name for name, _ in columns]
+    data: dict[str, list[str | None]] = {name: [] for name in names}
+    extra: list[str | None] = []
+    drift: Counter[str] = Counter()
+    count = 0
+    for item in items:
+        count += 1
+        row: dict[str, str | None] = {}
+        unknown: dict[str, Any] = {}
+        for key, value in item.items():
+            canon = fields.get(key.replace("_", "").lower())
+            if canon is not None:
+                row[canon] = _text(value)
+            elif key not in IGNORED:
+                unknown[key] = value
+                drift[key] += 1
+        for name in names:
+            data[name].append(row.get(name))
+        extra.append(dumps_exact(unknown) if unknown else None)
+    arrays: dict[str, pa.Array] = {
+        "page_no": pa.array([page_no] * count, pa.int32()),
+        "line_no": pa.array(range(first_line, first_line + count), pa.int32()),
+    }
+    arrays.update({name: pa.array(values, pa.string()) for name, values in data.items()})
+    arrays["extra"] = pa.array(extra, pa.string())
+    return pa.table(arrays), drift

@@ -1,0 +1,73 @@
+"""Raw files: every page or blob lands as gzip JSON lines before it is parsed."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recon.jsontext import dumps_exact, loads_exact
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def unit_dir(raw_dir: Path, dataset: str, unit: str) -> Path:
+    """Folder of one unit's raw files."""
+    return raw_dir / dataset / _UNSAFE.sub("_", unit)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A landed raw file and its provenance."""
+
+    path: Path
+    size: int
+    sha256: str
+    lines: int
+
+
+def write_page(folder: Path, page_no: int, items: Iterable[Any]) -> RawFile:
+    """Write one page's items as gzip JSON lines (exact numbers) atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"page-{page_no:05d}.jsonl.gz"
+    tmp = path.with_suffix(".tmp")
+    lines = 0
+    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=5) as fh:
+        for item in items:
+            fh.write(dumps_exact(item))
+            fh.write("\n")
+            lines += 1
+    tmp.replace(path)
+    data = path.read_bytes()
+    return RawFile(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), lines=lines)
+
+
+def write_sidecar(folder: Path, meta: dict[str, Any]) -> None:
+    """Write the load's description next to its pages, so a replay needs nothing else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "_load.json.tmp"
+    tmp.write_text(json.dumps(meta, sort_keys=True, indent=1, default=str), encoding="utf-8")
+    tmp.replace(folder / "_load.json")
+
+
+def read_page(path: Path) -> Iterator[Any]:
+    """Items of a raw page file, numbers parsed exactly."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield loads_exact(line)
+
+
+def prune(unit_folder: Path, keep: str) -> None:
+    """Remove raw folders of a unit's older loads, keeping `keep`."""
+    if not unit_folder.exists():
+        return
+    for child in unit_folder.iterdir():
+        if child.is_dir() and child.name != keep:
+            shutil.rmtree(child, ignore_errors=True)

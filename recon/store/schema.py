@@ -1,0 +1,161 @@
+"""Declared column types of landed tables and the DDL of each schema version."""
+
+from __future__ import annotations
+
+PRICE = "DECIMAL(38,15)"
+RATE = "DECIMAL(18,9)"
+QTY = "DECIMAL(18,6)"
+AMOUNT = "DECIMAL(18,6)"
+
+# Provenance columns every raw line table starts with: a line's key is (dataset, unit, page_no, line_no).
+LINE_KEY = (
+    ("load_id", "VARCHAR"),
+    ("dataset", "VARCHAR"),
+    ("unit", "VARCHAR"),
+    ("page_no", "INTEGER"),
+    ("line_no", "INTEGER"),
+    ("as_of", "TIMESTAMPTZ"),
+)
+
+RECON_LINE = (
+    ("partner_id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("customer_name", "VARCHAR"),
+    ("customer_domain_name", "VARCHAR"),
+    ("customer_country", "VARCHAR"),
+    ("invoice_number", "VARCHAR"),
+    ("mpn_id", "VARCHAR"),
+    ("reseller_mpn_id", "VARCHAR"),
+    ("order_id", "VARCHAR"),
+    ("order_date", "TIMESTAMP"),
+    ("product_id", "VARCHAR"),
+    ("sku_id", "VARCHAR"),
+    ("availability_id", "VARCHAR"),
+    ("product_name", "VARCHAR"),
+    ("sku_name", "VARCHAR"),
+    ("product_qualifiers", "VARCHAR"),
+    ("charge_type", "VARCHAR"),
+    ("unit_price", PRICE),
+    ("effective_unit_price", PRICE),
+    ("unit_type", "VARCHAR"),
+    ("quantity", QTY),
+    ("subtotal", AMOUNT),
+    ("tax_total", AMOUNT),
+    ("total_for_customer", AMOUNT),
+    ("currency", "VARCHAR"),
+    ("publisher_name", "VARCHAR"),
+    ("publisher_id", "VARCHAR"),
+    ("subscription_description", "VARCHAR"),
+    ("subscription_id", "VARCHAR"),
+    ("subscription_start_date", "TIMESTAMP"),
+    ("subscription_end_date", "TIMESTAMP"),
+    ("charge_start_date", "TIMESTAMP"),
+    ("charge_end_date", "TIMESTAMP"),
+    ("term_and_billing_cycle", "VARCHAR"),
+    ("alternate_id", "VARCHAR"),
+    ("reference_id", "VARCHAR"),
+    ("price_adjustment_description", "VARCHAR"),
+    ("discount_details", "VARCHAR"),
+    ("pricing_currency", "VARCHAR"),
+    ("pc_to_bc_exchange_rate", RATE),
+    ("pc_to_bc_exchange_rate_date", "TIMESTAMP"),
+    ("billable_quantity", QTY),
+    ("meter_description", "VARCHAR"),
+    ("billing_frequency", "VARCHAR"),
+    ("reservation_order_id", "VARCHAR"),
+    ("credit_reason_code", "VARCHAR"),
+    ("promotion_id", "VARCHAR"),
+    ("product_category", "VARCHAR"),
+    ("invoice_line_item_type", "VARCHAR"),
+    ("billing_provider", "VARCHAR"),
+)
+
+INVOICE = (
+    ("id", "VARCHAR"),
+    ("invoice_date", "TIMESTAMP"),
+    ("billing_period_start_date", "TIMESTAMP"),
+    ("billing_period_end_date", "TIMESTAMP"),
+    ("total_charges", AMOUNT),
+    ("paid_amount", AMOUNT),
+    ("currency_code", "VARCHAR"),
+    ("currency_symbol", "VARCHAR"),
+    ("pdf_download_link", "VARCHAR"),
+    ("document_type", "VARCHAR"),
+    ("amends_of", "VARCHAR"),
+    ("invoice_type", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("invoice_details", "JSON"),
+    ("amendments", "JSON"),
+    ("tax_receipts", "JSON"),
+)
+
+FINDINGS = (
+    ("finding_id", "VARCHAR"),
+    ("rule", "VARCHAR"),
+    ("severity", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("subscription_id", "VARCHAR"),
+    ("order_id", "VARCHAR"),
+    ("invoice_number", "VARCHAR"),
+    ("period", "DATE"),
+    ("measure", "VARCHAR"),
+    ("expected", "DECIMAL(38,15)"),
+    ("actual", "DECIMAL(38,15)"),
+    ("difference", "DECIMAL(38,15)"),
+    ("amount_at_stake", AMOUNT),
+    ("currency", "VARCHAR"),
+    ("explanation", "VARCHAR"),
+    ("evidence", "JSON"),
+    ("first_seen", "TIMESTAMP"),
+    ("status", "VARCHAR"),
+)
+
+TIEOUT = (
+    ("invoice_number", "VARCHAR"),
+    ("period", "DATE"),
+    ("currency", "VARCHAR"),
+    ("document_type", "VARCHAR"),
+    ("invoice_total", AMOUNT),
+    ("lines_total", AMOUNT),
+    ("line_count", "BIGINT"),
+    ("residual", AMOUNT),
+    ("rounding", AMOUNT),
+    ("adjustments", AMOUNT),
+    ("credit_notes", AMOUNT),
+    ("missing_lines", AMOUNT),
+    ("currency_conversion", AMOUNT),
+    ("unexplained", AMOUNT),
+    ("status", "VARCHAR"),
+)
+
+RAW_TABLES = {
+    "raw.invoices": LINE_KEY + INVOICE + (("extra", "JSON"),),
+    "raw.recon_lines": LINE_KEY + RECON_LINE + (("extra", "JSON"),),
+}
+
+
+def columns_ddl(columns: tuple[tuple[str, str], ...]) -> str:
+    """`name TYPE, ...` for a CREATE TABLE."""
+    return ", ".join(f"{name} {sql_type}" for name, sql_type in columns)
+
+
+V1: tuple[str, ...] = (
+    "CREATE SCHEMA IF NOT EXISTS raw",
+    "CREATE SCHEMA IF NOT EXISTS stg",
+    "CREATE SCHEMA IF NOT EXISTS recon",
+    "CREATE SCHEMA IF NOT EXISTS meta",
+    "CREATE TABLE meta.schema_version (version INTEGER NOT NULL, description VARCHAR, applied_at TIMESTAMPTZ)",
+    """CREATE TABLE meta.loads (
+        load_id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, unit VARCHAR NOT NULL, api VARCHAR,
+        params JSON, status VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ,
+        as_of TIMESTAMPTZ, pages INTEGER, rows BIGINT, resume_point JSON, provenance JSON, error VARCHAR)""",
+    """CREATE TABLE meta.schema_drift (
+        dataset VARCHAR, field VARCHAR, load_id VARCHAR, occurrences BIGINT, seen_at TIMESTAMPTZ)""",
+    """CREATE TABLE meta.quarantine (
+        load_id VARCHAR, dataset VARCHAR, unit VARCHAR, page_no INTEGER, line_no INTEGER,
+        column_name VARCHAR, value VARCHAR, reason VARCHAR, seen_at TIMESTAMPTZ)""",
+    "CREATE TABLE meta.findings_seen (finding_id VARCHAR PRIMARY KEY, first_seen TIMESTAMP NOT NULL)",
+    *(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES.items()),
+    f"CREATE TABLE recon.findings ({columns_ddl(FINDINGS)})",
+    f"CREATE TABLE recon.tieout ({columns_ddl(TIEOUT)})",
+)
