@@ -1,0 +1,106 @@
+"""Paging strategies as small objects: how to start, how to find the next page, when to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from recon.api.client import ApiResponse, PartnerCenterClient
+from recon.errors import UpstreamError
+
+MAX_EMPTY_PAGES = 3
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of items with its context, so it can be landed, logged and replayed."""
+
+    number: int
+    items: list[dict[str, Any]]
+    response: ApiResponse
+    token_in: str | None = None
+    token_out: str | None = None
+
+
+def _next_link(data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    links = data.get("links") or {}
+    nxt = links.get("next") if isinstance(links, Mapping) else None
+    if not isinstance(nxt, Mapping) or not nxt.get("uri"):
+        return None, {}
+    headers = {str(h.get("key")): str(h.get("value")) for h in nxt.get("headers") or [] if isinstance(h, Mapping)}
+    return str(nxt["uri"]), headers
+
+
+@dataclass
+class SeekPaginator:
+    """Continuation-token paging: token in `MS-ContinuationToken`, `seekOperation=Next` in the link.
+
+    Raises on a repeated token and on more than three empty pages in a row that still have a next link.
+    """
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def pages(self, client: PartnerCenterClient) -> Iterator[Page]:
+        """Yield pages until the source has no next link."""
+        seen: set[str] = set()
+        empty_run = 0
+        number = 1
+        response = client.get_json(self.path, params=self.params)
+        token_in: str | None = None
+        while True:
+            data = response.data
+            if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+                raise UpstreamError(
+                    f"GET {response.url}: page {number} has no 'items' list (MS-RequestId {response.request_id})"
+                )
+            link, headers = _next_link(data)
+            token_out = headers.get("MS-ContinuationToken") or data.get("continuationToken") or None
+            yield Page(number, data["items"], response, token_in, str(token_out) if token_out else None)
+            if link is None:
+                return
+            if not token_out:
+                raise UpstreamError(f"GET {response.url}: page {number} has a next link but no continuation token")
+            if token_out in seen or token_out == token_in:
+                raise UpstreamError(
+                    f"GET {response.url}: page {number} repeats a continuation token (pagination loop); stopped"
+                )
+            seen.add(str(token_out))
+            empty_run = empty_run + 1 if not data["items"] else 0
+            if empty_run > MAX_EMPTY_PAGES:
+                raise UpstreamError(
+                    f"GET {response.url}: more than {MAX_EMPTY_PAGES} empty pages in a row that still have a next "
+                    "link; stopped"
+                )
+            headers["MS-ContinuationToken"] = str(token_out)
+            token_in = str(token_out)
+            number += 1
+            response = client.get_json(link, headers=headers)
+
+
+@dataclass
+class OffsetPaginator:
+    """Offset paging (`size`/`offset`, `links.next`), used by the invoice collection."""
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    max_pages: int = 10_000
+
+    def pages(self, client: PartnerCenterClient) -> Iterator[Page]:
+        """Yield pages following `links.next` until there is none."""
+        response = client.get_json(self.path, params=self.params)
+        seen: set[str] = set()
+        for number in range(1, self.max_pages + 1):
+            data = response.data
+            if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+                raise UpstreamError(f"GET {response.url}: page {number} has no 'items' list")
+            yield Page(number, data["items"], response)
+            link, headers = _next_link(data)
+            if link is None:
+                return
+            if link in seen:
+                raise UpstreamError(f"GET {response.url}: next link repeats ({link}); stopped")
+            seen.add(link)
+            response = client.get_json(link, headers=headers)
+        raise UpstreamError(f"GET {self.path}: more than {self.max_pages} pages; stopped")

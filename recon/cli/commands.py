@@ -1,0 +1,172 @@
+"""Pipeline commands: config, extract, reconcile, report, demo, dashboard."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from recon.cli.common import console, db_option, parse_month, settings_from
+from recon.cli.progress import RichReporter
+from recon.cli.render import extract_table, print_reconcile
+from recon.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UPSTREAM, SettingsError
+from recon.extract import DATASETS, extract
+from recon.reconcile import reconcile
+from recon.reconcile.frames import SEVERITIES
+from recon.report import write_monthly
+
+FAIL_ON = ("never", *SEVERITIES)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Inspect settings (env RECON_*, recon.toml, sandbox.json, defaults)."""
+
+
+@config_group.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print every setting with its env name, TOML key, value (secrets masked) and source."""
+    settings = settings_from(ctx)
+    table = Table(title=f"Settings (config file: {settings.config_path or 'none'})", title_justify="left")
+    for col in ("env", "toml key", "value", "source", "meaning"):
+        table.add_column(col, overflow="fold")
+    for row in settings.rows():
+        table.add_row(*row)
+    console.print(table)
+
+
+@click.command("extract")
+@click.option(
+    "--datasets",
+    "datasets",
+    multiple=True,
+    type=click.Choice(DATASETS),
+    help="Datasets to extract (repeatable; default all).",
+)
+@click.option("--since", help="Only invoices whose billing period starts in or after this month (YYYY-MM).")
+@click.option("--invoice", "invoices", multiple=True, help="Only this invoice id (repeatable).")
+@db_option
+@click.pass_context
+def extract_cmd(
+    ctx: click.Context, datasets: tuple[str, ...], since: str | None, invoices: tuple[str, ...], db: Path | None
+) -> int:
+    """Extract Partner Center data into the DuckDB file (each unit replaced atomically)."""
+    settings = settings_from(ctx, db=db)
+    with RichReporter(console) as reporter:
+        summary = extract(
+            settings,
+            datasets=datasets or None,
+            since=parse_month(since, "--since"),
+            invoice_ids=invoices or None,
+            reporter=reporter,
+        )
+    console.print(extract_table(summary))
+    if summary.retries:
+        console.print(f"Retried requests: {summary.retries}")
+    return EXIT_UPSTREAM if summary.failed else EXIT_OK
+
+
+@click.command("reconcile")
+@click.option("--period", help="Billing month to report on (YYYY-MM); all periods are rebuilt.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="never",
+    show_default=True,
+    help="Exit 1 when an open finding reaches this severity.",
+)
+@db_option
+@click.pass_context
+def reconcile_cmd(ctx: click.Context, period: str | None, fail_on: str, db: Path | None) -> int:
+    """Rebuild staging, tie-outs and findings; print findings per rule with the money at stake."""
+    parse_month(period)
+    settings = settings_from(ctx, db=db)
+    summary = reconcile(settings)
+    print_reconcile(console, summary)
+    return exit_for(summary.worst_open, fail_on)
+
+
+def exit_for(worst_open: str | None, fail_on: str) -> int:
+    """1 when the worst open severity reaches `fail_on`, else 0."""
+    if fail_on == "never" or worst_open is None:
+        return EXIT_OK
+    return EXIT_FINDINGS if SEVERITIES.index(worst_open) >= SEVERITIES.index(fail_on) else EXIT_OK
+
+
+@click.command("report")
+@click.option("--period", help="Billing month (YYYY-MM); default the latest invoiced month.")
+@db_option
+@click.pass_context
+def report_cmd(ctx: click.Context, period: str | None, db: Path | None) -> None:
+    """Write the monthly export (reports/recon-YYYY-MM.xlsx: findings and invoice tie-out)."""
+    settings = settings_from(ctx, db=db)
+    path = write_monthly(settings, parse_month(period))
+    console.print(f"Report: {path}")
+
+
+@click.command("dashboard")
+@click.option("--port", type=int, help="Port on 127.0.0.1 (default: a free one).")
+@db_option
+@click.pass_context
+def dashboard_cmd(ctx: click.Context, port: int | None, db: Path | None) -> None:
+    """Serve the analysts' dashboard until interrupted."""
+    from recon.serve import start_dashboard, stop
+
+    settings = settings_from(ctx, db=db)
+    proc, url = start_dashboard(settings.db, settings.data_dir / "logs" / "dashboard.log", port)
+    console.print(f"Dashboard: [bold]{url}[/] (Ctrl-C to stop)")
+    _serve_until_interrupted(proc)
+    stop(proc)
+
+
+def _serve_until_interrupted(proc: object) -> None:
+    try:
+        while getattr(proc, "poll")() is None:  # noqa: B009
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopping")
+
+
+@click.command("demo")
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="DuckDB file (overrides RECON_DB).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated world.")
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "small", "large"]),
+    default="tiny",
+    show_default=True,
+    help="Size of the generated world.",
+)
+@click.option("--no-dashboard", is_flag=True, help="Stop after the summary instead of serving the dashboard.")
+@click.option("--port", type=int, help="Dashboard port on 127.0.0.1 (default: a free one).")
+@click.pass_context
+def demo_cmd(ctx: click.Context, db: Path | None, seed: int, size: str, no_dashboard: bool, port: int | None) -> int:
+    """Run the whole flow on the embedded sandbox: extract, reconcile, report, then the dashboard."""
+    from recon.demo import run_demo
+    from recon.serve import start_dashboard, stop
+
+    if seed < 0:
+        raise SettingsError("--seed must be a non-negative integer")
+    config = ctx.find_root().params.get("config")
+    console.print(f"Starting the Partner Center sandbox (seed {seed}, size {size}) …")
+    with RichReporter(console) as reporter:
+        result = run_demo(config=config, db=db, seed=seed, size=size, reporter=reporter)
+    console.print(extract_table(result.extracted))
+    print_reconcile(console, result.reconciled)
+    console.print(f"Database: {result.settings.db}")
+    console.print(f"Report: {result.report}")
+    if result.extracted.failed:
+        return EXIT_UPSTREAM
+    if no_dashboard:
+        return EXIT_OK
+    proc, url = start_dashboard(result.settings.db, result.settings.data_dir / "logs" / "dashboard.log", port)
+    console.print(f"Dashboard: [bold]{url}[/] (open it in a browser; Ctrl-C to stop)")
+    _serve_until_interrupted(proc)
+    stop(proc)
+    return EXIT_OK
+
+
+ALL = (config_group, extract_cmd, reconcile_cmd, report_cmd, dashboard_cmd, demo_cmd)

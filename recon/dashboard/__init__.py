@@ -1,0 +1,1 @@
+"""Streamlit pages for analysts (imported only by app.py)."""
