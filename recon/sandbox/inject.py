@@ -1,0 +1,210 @@
+"""Injected discrepancies: the catalogue of design.md, rate handling, and the answer key they produce."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from recon.sandbox.lines import Line, Rating
+from recon.sandbox.population import Customer, Subscription
+from recon.sandbox.rand import det_hex, det_int
+
+_ODD = 0x9E3779B97F4A7C15
+_M64 = (1 << 64) - 1
+KEY_COLUMNS = [
+    "case_id",
+    "kind",
+    "rule",
+    "also",
+    "customer_id",
+    "subscription_id",
+    "order_id",
+    "invoice_number",
+    "period",
+    "amount_at_stake",
+    "currency",
+    "description",
+]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One catalogue entry: its primary rule, the rules it may also trigger, and the keys a case names."""
+
+    name: str
+    rule: str
+    also: tuple[str, ...]
+    keys: tuple[str, ...]  # subset of subscription, invoice, period, order
+    default_rate: float
+    implemented: bool
+
+
+def _k(name: str, rule: str, also: str, keys: str, rate: float, done: bool) -> Kind:
+    return Kind(name, rule, tuple(a for a in also.split(",") if a), tuple(keys.split(",")), rate, done)
+
+
+CATALOGUE: dict[str, Kind] = {
+    k.name: k
+    for k in [
+        _k("qty_overbilled", "R01", "R03", "subscription,invoice,period", 0.0004, True),
+        _k("qty_underbilled", "R01", "R03", "subscription,invoice,period", 0.0004, True),
+        _k("price_not_locked", "R02", "R03", "subscription,invoice,period", 0.0004, True),
+        _k("renewal_price_wrong", "R02", "R03", "subscription,invoice,period", 0.004, True),
+        _k("proration_wrong", "R03", "", "subscription,invoice,period", 0.004, True),
+        _k("charge_after_cancel", "R04", "R05", "subscription,invoice,period", 0.05, True),
+        _k("unknown_subscription", "R04", "R05", "subscription,invoice,period", 0.005, True),
+        _k("charge_missing", "R05", "R09", "subscription,period", 0.0004, True),
+        _k("duplicate_line", "R06", "R01,R09", "subscription,invoice,period", 0.0004, True),
+        _k("credit_missing", "R07", "R01,R03", "subscription,period", 0.004, True),
+        _k("credit_twice", "R07", "R01,R03", "subscription,period", 0.004, True),
+        _k("unbilled_vanished", "R08", "", "subscription,period", 0.0, False),
+        _k("unbilled_changed", "R08", "", "subscription,period", 0.0, False),
+        _k("invoice_total_off", "R09", "", "invoice,period", 0.3, True),
+        _k("usage_sum_off", "R10", "R09", "subscription,invoice,period", 0.0, False),
+        _k("order_without_subscription", "R11", "", "order", 0.0, False),
+        _k("subscription_without_order", "R11", "", "subscription", 0.0, False),
+        _k("fx_rate_off", "R12", "R03", "subscription,invoice,period", 0.0004, True),
+        _k("usage_spike", "R13", "", "subscription,period", 0.0, False),
+    ]
+}
+
+
+def resolve_rates(rates: Mapping[str, float] | None) -> dict[str, float]:
+    """Per-kind rates: defaults, then `all`, then explicit kinds; unknown or not-yet-generated kinds fail."""
+    out = {k.name: k.default_rate for k in CATALOGUE.values() if k.implemented}
+    rates = dict(rates or {})
+    for name, value in rates.items():
+        if not 0 <= float(value) <= 1:
+            raise ValueError(f"inject rate for {name} must be within 0..1, not {value}")
+        if name != "all" and name not in CATALOGUE:
+            raise ValueError(f"unknown injection kind {name!r}; known: all, {', '.join(CATALOGUE)}")
+        if name != "all" and not CATALOGUE[name].implemented and float(value) > 0:
+            raise ValueError(f"injection kind {name!r} needs data this sandbox does not generate yet")
+    if "all" in rates:
+        out = dict.fromkeys(out, float(rates["all"]))
+    out.update({n: float(v) for n, v in rates.items() if n != "all" and n in out})
+    return out
+
+
+@dataclass
+class Case:
+    """One injected discrepancy, before it becomes an answer-key row."""
+
+    kind: str
+    period: date
+    amount: Decimal
+    description: str
+    sub: Subscription | None = None
+    invoice: str | None = None
+    key: tuple[object, ...] = ()
+
+
+class Injector:
+    """Applies the catalogue's kinds to a world's lines and invoices, keeping the cases it made."""
+
+    def __init__(
+        self,
+        seed: int,
+        rating: Rating,
+        customers: list[Customer],
+        subs: list[Subscription],
+        closed: set[date],
+        rates: dict[str, float],
+    ):
+        self.seed, self.rating, self.customers, self.subs = seed, rating, customers, subs
+        self.closed, self.rates = closed, rates
+        self.cases: list[Case] = []
+        self.touched: set[tuple[int, date]] = set()
+        self.lines: list[Line] = []
+        self.dropped: set[int] = set()
+        self.by_type: dict[str, list[tuple[int, int]]] = {}  # charge type -> (selection key, position)
+
+    def pick(self, kind: str, candidates: list[tuple[int, int]]) -> list[int]:
+        """Positions chosen at the kind's rate (hash of seed and key); at least one if it is positive."""
+        rate = self.rates.get(kind, 0.0)
+        if rate <= 0 or not candidates:
+            return []
+        salt = det_int(self.seed, "pick", kind)
+        limit = int(rate * 2**64)
+        chosen = [pos for key, pos in candidates if ((key ^ salt) * _ODD) & _M64 < limit]
+        return chosen or [min(candidates, key=lambda c: ((c[0] ^ salt) * _ODD) & _M64)[1]]
+
+    def cust(self, line: Line) -> Customer:
+        """The customer of a line's subscription."""
+        return self.customers[self.subs[line.sub].customer]
+
+    def free(self, line: Line) -> bool:
+        """True when the line is billed (closed month) and its subscription-month holds no case yet."""
+        return line.period in self.closed and (line.sub, line.period) not in self.touched
+
+    def billed(self, *charge_types: str) -> list[tuple[int, int]]:
+        """(selection key, position) of the original billed lines with one of these charge types."""
+        return [c for t in charge_types for c in self.by_type.get(t, [])]
+
+    def add_case(self, kind: str, line: Line, amount: Decimal, description: str) -> None:
+        """Record a case against a line's subscription and billing month."""
+        self.touched.add((line.sub, line.period))
+        key = (line.rid * 2 + (line.eup < 0),)
+        self.cases.append(Case(kind, line.period, amount, description, self.subs[line.sub], key=key))
+
+    def apply_lines(self, lines: list[Line]) -> list[Line]:
+        """Run every line-level kind in catalogue order; returns the new line list."""
+        from recon.sandbox.inject_kinds import LINE_KINDS  # the kinds need Injector, defined here
+
+        self.lines, self.dropped = lines, set()
+        self.by_type = {}
+        for i, ln in enumerate(lines):
+            if ln.period in self.closed:  # key: the line's random referenceId bits and its sign
+                self.by_type.setdefault(ln.charge_type, []).append((ln.rid * 2 + (ln.eup < 0), i))
+        for name, func in LINE_KINDS.items():
+            if self.rates.get(name, 0) > 0:
+                func(self)
+        return [ln for i, ln in enumerate(lines) if i not in self.dropped] if self.dropped else lines
+
+    def apply_invoices(self, invoices: list[dict], rng_amount: Callable[[str], Decimal]) -> None:
+        """invoice_total_off: move chosen invoices' totalCharges away from the sum of their lines."""
+        cands = [(det_int(self.seed, inv["id"]), i) for i, inv in enumerate(invoices)]
+        for i in self.pick("invoice_total_off", cands):
+            inv = invoices[i]
+            delta = rng_amount(inv["id"])
+            inv["totalCharges"] += delta
+            period = inv["periodStart"]
+            self.cases.append(
+                Case(
+                    "invoice_total_off",
+                    period,
+                    delta,
+                    f"Invoice {inv['id']} states totalCharges {inv['totalCharges']} "
+                    f"{inv['currency']}, {delta} more than the sum of its lines.",
+                    invoice=inv["id"],
+                    key=(inv["id"],),
+                )
+            )
+
+    def key_rows(self, invoice_of: Callable[[date], str]) -> list[dict]:
+        """Answer-key rows with the columns of KEY_COLUMNS, in a stable order."""
+        rows = []
+        for case in self.cases:
+            kind = CATALOGUE[case.kind]
+            sub = case.sub
+            invoice = case.invoice or (invoice_of(case.period) if "invoice" in kind.keys else None)
+            rows.append(
+                {
+                    "case_id": "K" + det_hex(10, self.seed, case.kind, *case.key),
+                    "kind": case.kind,
+                    "rule": kind.rule,
+                    "also": ",".join(kind.also),
+                    "customer_id": self.customers[sub.customer].id if sub else None,
+                    "subscription_id": sub.id if sub and "subscription" in kind.keys else None,
+                    "order_id": None,
+                    "invoice_number": invoice,
+                    "period": case.period,
+                    "amount_at_stake": case.amount,
+                    "currency": self.rating.billing_currency,
+                    "description": case.description,
+                }
+            )
+        rows.sort(key=lambda r: (r["period"], r["kind"], r["case_id"]))
+        return rows

@@ -1,0 +1,48 @@
+"""JSON with exact decimals: Decimal values are written as JSON numbers with their own digits."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+MARK = "\u0000D"  # never part of a real string: json escapes it as \\u0000
+_MARKED = re.compile(r'"\\u0000D(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot write {value} as JSON")
+        return MARK + format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _mark(value: Any) -> Any:
+    """Replace Decimals (json's C encoder does not call `default` for them) by marked strings."""
+    if isinstance(value, Decimal):
+        return _default(value)
+    if isinstance(value, dict):
+        return {k: _mark(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mark(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """UTF-8 JSON of `value`; Decimals become exact JSON numbers (123.45, never a float repr)."""
+    return unmark(json.dumps(_mark(value), default=_default, ensure_ascii=False, separators=(",", ":")))
+
+
+def unmark(text: str) -> bytes:
+    """UTF-8 bytes of JSON text whose MARK-prefixed number strings become JSON numbers."""
+    return _MARKED.sub(r"\1", text).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON with every non-integer number as Decimal."""
+    return json.loads(data, parse_float=Decimal)

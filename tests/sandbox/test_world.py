@@ -1,0 +1,256 @@
+"""The seeded world: determinism, exact invoice tie-out, line shapes, injections and the answer key."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from recon.sandbox import SIZES, answer_key, write_answer_key
+from recon.sandbox.billing import rate_seat_line, tax_total
+from recon.sandbox.inject import CATALOGUE, KEY_COLUMNS, resolve_rates
+from recon.sandbox.jsonenc import dumps
+from recon.sandbox.lifecycle import schedule
+from recon.sandbox.records import LINE_FIELDS
+from recon.sandbox.world import DEFAULT_TODAY, build_world, resolve_switches
+
+CLEAN = {"all": 0}
+
+
+def all_lines(world) -> list[dict]:
+    return [ln for inv in world.invoices for ln in world.line_page(inv["id"], 0, 10**6)]
+
+
+def test_same_seed_same_bytes() -> None:
+    a, b = build_world(7, "tiny"), build_world(7, "tiny")
+    assert dumps(a.invoices) == dumps(b.invoices)
+    assert dumps(all_lines(a)) == dumps(all_lines(b))
+    assert a.answer_key == b.answer_key
+    assert dumps(all_lines(a)) != dumps(all_lines(build_world(8, "tiny")))
+
+
+def test_tiny_shape() -> None:
+    world = build_world(1, "tiny")
+    assert len(world.customers) == SIZES["tiny"].customers == 5
+    assert len(world.invoices) == 3
+    assert world.today == DEFAULT_TODAY
+    for inv in world.invoices:
+        assert inv["id"].startswith("G0") and len(inv["id"]) == 10
+        assert inv["periodStart"].day == 1 and inv["invoiceDate"] > inv["periodEnd"]
+        assert 6 <= inv["invoiceDate"].day <= 8 and inv["invoiceDate"] <= world.today
+        assert 0 < world.line_count(inv["id"]) < 2000
+    assert {c.country for c in world.customers} <= {"NL", "DE", "BE", "FR", "GB", "US", "DK", "CH"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("rounding", ["A", "B"])
+def test_clean_world_invoices_equal_their_lines(seed: int, rounding: str) -> None:
+    world = build_world(seed, "tiny", switches={"seat_rounding": rounding}, inject_rates=CLEAN)
+    assert world.answer_key == []
+    for inv in world.invoices:
+        lines = world.line_page(inv["id"], 0, 10**6)
+        assert {ln["currency"] for ln in lines} == {inv["currency"]}
+        assert sum(ln["totalForCustomer"] for ln in lines) == inv["totalCharges"]
+
+
+def test_every_line_has_every_field_and_consistent_amounts() -> None:
+    world = build_world(3, "tiny", switches={"customers": "12"}, inject_rates=CLEAN)
+    lines = all_lines(world)
+    charge_types = Counter(ln["chargeType"] for ln in lines)
+    assert {"cycleCharge", "addQuantity"} <= set(charge_types)
+    for ln in lines:
+        assert list(ln) == LINE_FIELDS
+        assert ln["attributes"] == {"objectType": "OneTimeInvoiceLineItem"}
+        assert ln["totalForCustomer"] == ln["subtotal"] + ln["taxTotal"]
+        assert ln["quantity"] == ln["billableQuantity"] > 0 and ln["unitPrice"] > 0
+        assert (ln["subtotal"] < 0) == (ln["effectiveUnitPrice"] < 0)
+        assert ln["orderDate"] == ln["chargeStartDate"]
+        assert ln["invoiceNumber"] in {i["id"] for i in world.invoices}
+
+
+def test_refund_and_charge_pairs_share_reference_id_and_rate_to_the_cent() -> None:
+    world = build_world(5, "tiny", switches={"customers": "15"}, inject_rates=CLEAN)
+    customers = {c.id: c for c in world.customers}
+    by_ref: dict[str, list[dict]] = {}
+    for ln in all_lines(world):
+        if ln["chargeType"] in ("addQuantity", "removeQuantity"):
+            by_ref.setdefault(ln["referenceId"], []).append(ln)
+    assert by_ref
+    for pair in by_ref.values():
+        assert sorted(x["subtotal"] < 0 for x in pair) == [False, True]
+        for ln in pair:
+            start, end = (
+                date.fromisoformat(ln["chargeStartDate"][:10]),
+                date.fromisoformat(ln["chargeEndDate"][:10]),
+            )
+            sub = next(s for s in world.subs if s.id == ln["subscriptionId"])
+            cycle_len = _cycle_len(sub, start)
+            discount = sub.discount if ln["promotionId"] else Decimal(0)
+            _, subtotal = rate_seat_line(
+                ln["unitPrice"],
+                discount,
+                cycle_len,
+                (end - start).days + 1,
+                ln["quantity"],
+                ln["pcToBCExchangeRate"],
+                "B",
+            )
+            assert abs(ln["subtotal"]) == subtotal
+            assert ln["taxTotal"] == tax_total(ln["subtotal"], customers[ln["customerId"]].tax_rate)
+
+
+def _cycle_len(sub, on: date) -> int:
+    """Proration denominator of the subscription's cycle holding `on`, from its own schedule."""
+    for _, _, _, cycles in schedule(sub.start, sub.avail.term, sub.avail.plan, date(2000, 1, 1), date(2100, 1, 1)):
+        for _, cs, ce, clen in cycles:
+            if cs <= on <= ce:
+                return clen
+    raise AssertionError("no cycle")
+
+
+def test_foreign_currency_lines_carry_the_months_rate() -> None:
+    world = build_world(2, "tiny", switches={"customers": "30"}, inject_rates=CLEAN)
+    rates: dict[tuple[str, str], set[Decimal]] = {}
+    for ln in all_lines(world):
+        rates.setdefault((ln["pricingCurrency"], ln["pcToBCExchangeRateDate"]), set()).add(ln["pcToBCExchangeRate"])
+        if ln["pricingCurrency"] == "EUR":
+            assert ln["pcToBCExchangeRate"] == 1
+    assert any(cur != "EUR" for cur, _ in rates)
+    assert all(len(v) == 1 for v in rates.values())
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_tiny_default_rates_hold_an_invoice_total_off(seed: int) -> None:
+    world = build_world(seed, "tiny")
+    cases = [c for c in world.answer_key if c["kind"] == "invoice_total_off"]
+    assert cases
+    for case in cases:
+        inv = world.invoice(case["invoice_number"])
+        lines_total = sum(ln["totalForCustomer"] for ln in world.line_page(inv["id"], 0, 10**6))
+        assert inv["totalCharges"] - lines_total == case["amount_at_stake"]
+        assert abs(case["amount_at_stake"]) > Decimal("1.00")
+        assert case["amount_at_stake"] % Decimal("0.05") != 0
+        assert case["rule"] == "R09" and case["period"] == inv["periodStart"]
+
+
+def test_line_injections_show_in_the_data() -> None:
+    world = build_world(4, "tiny", inject_rates={"all": 0, "duplicate_line": 0.05, "qty_overbilled": 0.05})
+    kinds = Counter(c["kind"] for c in world.answer_key)
+    assert set(kinds) == {"duplicate_line", "qty_overbilled"}
+    lines = all_lines(world)
+    for case in world.answer_key:
+        assert case["subscription_id"] and case["invoice_number"] and case["customer_id"]
+        sub_lines = [
+            ln
+            for ln in lines
+            if ln["subscriptionId"] == case["subscription_id"] and ln["invoiceNumber"] == case["invoice_number"]
+        ]
+        if case["kind"] == "duplicate_line":
+            keys = Counter((ln["chargeType"], ln["chargeStartDate"], ln["subtotal"]) for ln in sub_lines)
+            assert max(keys.values()) >= 2
+        assert case["amount_at_stake"] != 0
+    # invoices still equal the sum of their (changed) lines: only invoice_total_off breaks the tie-out
+    for inv in world.invoices:
+        assert sum(ln["totalForCustomer"] for ln in world.line_page(inv["id"], 0, 10**6)) == inv["totalCharges"]
+
+
+def test_answer_key_rows_and_files(tmp_path: Path) -> None:
+    rows = answer_key(1, "tiny")
+    assert rows and all(list(r) == KEY_COLUMNS for r in rows)
+    for r in rows:
+        kind = CATALOGUE[r["kind"]]
+        assert r["rule"] == kind.rule and r["also"] == ",".join(kind.also)
+        assert isinstance(r["period"], date) and r["period"].day == 1
+        assert isinstance(r["amount_at_stake"], Decimal) and r["currency"] == "EUR"
+    parquet = write_answer_key(tmp_path / "key.parquet", 1, "tiny")
+    frame = pl.read_parquet(parquet)
+    assert frame.columns == KEY_COLUMNS and frame.height == len(rows)
+    assert frame.schema["amount_at_stake"] == pl.Decimal(18, 2) and frame.schema["period"] == pl.Date
+    assert frame["amount_at_stake"].to_list() == [r["amount_at_stake"] for r in rows]
+    csv = write_answer_key(tmp_path / "key.csv", 1, "tiny")
+    assert pl.read_csv(csv).height == len(rows)
+    with pytest.raises(ValueError, match=r"parquet or \.csv"):
+        write_answer_key(tmp_path / "key.xlsx", 1, "tiny")
+
+
+def test_switches_and_rates_are_validated() -> None:
+    assert resolve_switches("tiny", None) == {
+        "billing_currency": "EUR",
+        "seat_rounding": "B",
+        "token_lifetime_s": "3600",
+        "customers": "5",
+    }
+    assert resolve_switches("small", {"customers": "7"})["customers"] == "7"
+    for bad in ({"nope": "1"}, {"seat_rounding": "C"}, {"customers": "0"}, {"billing_currency": "XYZ"}):
+        with pytest.raises(ValueError):
+            resolve_switches("tiny", bad)
+    with pytest.raises(ValueError, match="unknown size"):
+        resolve_switches("huge", None)
+    assert set(resolve_rates({"all": 0}).values()) == {0.0}
+    assert resolve_rates({"all": 0, "duplicate_line": 0.5})["duplicate_line"] == 0.5
+    with pytest.raises(ValueError, match="unknown injection kind"):
+        resolve_rates({"bogus": 0.1})
+    with pytest.raises(ValueError, match="does not generate yet"):
+        resolve_rates({"usage_spike": 0.1})
+
+
+def test_usd_billing_currency_converts_eur_prices() -> None:
+    world = build_world(1, "tiny", switches={"billing_currency": "USD", "customers": "8"}, inject_rates=CLEAN)
+    lines = all_lines(world)
+    assert {ln["currency"] for ln in lines} == {"USD"} and {i["currency"] for i in world.invoices} == {"USD"}
+    assert any(ln["pricingCurrency"] == "EUR" and ln["pcToBCExchangeRate"] != 1 for ln in lines)
+
+
+def test_customers_switch_and_clock_keep_closed_months_stable() -> None:
+    first = build_world(1, "tiny", switches={"customers": "3"})
+    assert len(first.customers) == 3
+    later = build_world(
+        1,
+        "tiny",
+        today=date(2025, 12, 10),
+        anchor=DEFAULT_TODAY,
+        switches={"customers": "3"},
+        inject_rates=CLEAN,
+    )
+    clean_first = build_world(1, "tiny", switches={"customers": "3"}, inject_rates=CLEAN)
+    assert len(later.invoices) == 4
+    for inv in clean_first.invoices:
+        assert dumps(clean_first.line_page(inv["id"], 0, 10**6)) == dumps(later.line_page(inv["id"], 0, 10**6))
+
+
+def test_unbilled_months_follow_the_invoice_dates() -> None:
+    world = build_world(1, "tiny", inject_rates=CLEAN)
+    assert world.unbilled_month("current") == date(2025, 11, 1)
+    assert world.unbilled_month("previous") is None  # October is invoiced on the 6th-8th of November
+    rows = world.unbilled_rows(date(2025, 11, 1))
+    lines = world.render_unbilled(rows, 0, 10**6)
+    assert lines and all(ln["invoiceNumber"] == "" and ln["billingFrequency"] == "" for ln in lines)
+    assert all("2025-11-01" <= ln["orderDate"][:10] < "2025-11-10" for ln in lines)
+    early = build_world(1, "tiny", today=date(2025, 12, 3), anchor=DEFAULT_TODAY, inject_rates=CLEAN)
+    assert early.unbilled_month("previous") == date(2025, 11, 1) and len(early.invoices) == 3
+    november = early.render_unbilled(early.unbilled_rows(date(2025, 11, 1)), 0, 10**6)
+    assert len(november) > len(lines)
+    assert [ln for ln in november if ln["orderDate"][:10] < "2025-11-10"] == lines  # the clock only adds
+
+
+def test_sandbox_imports_nothing_else_from_recon() -> None:
+    import ast
+
+    allowed = {"starlette", "uvicorn", "cryptography", "polars"}
+    root = Path(__file__).resolve().parents[2] / "recon" / "sandbox"
+    for module in root.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert name.startswith("recon.sandbox") or top in allowed or top in sys.stdlib_module_names, (
+                    f"{module.name} imports {name}"
+                )
