@@ -10,15 +10,20 @@ from urllib.parse import urlparse
 
 import httpx
 import msal
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from recon.api.redact import redact, register_secret
+from recon.api.retry import RetryableError, RetryPolicy
 from recon.api.tls import requests_session
 from recon.errors import SettingsError, UpstreamError
 from recon.settings import Settings
 
 _MICROSOFT_HOSTS = ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn")
+# msal remembers a 429/5xx answer for its Retry-After (5 s when absent) and replays it until then.
+_MSAL_THROTTLE_S = 5.0
+_TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 
 def certificate_credential(pem_path: Path) -> dict[str, str]:
@@ -45,7 +50,7 @@ def certificate_credential(pem_path: Path) -> dict[str, str]:
 class TokenProvider:
     """One long-lived msal application per scope; its cache avoids a token request per call."""
 
-    def __init__(self, settings: Settings, scope: str) -> None:
+    def __init__(self, settings: Settings, scope: str, policy: RetryPolicy | None = None) -> None:
         if not settings.client_id or not settings.authority:
             raise SettingsError("no app registration: set RECON_TENANT_ID and RECON_CLIENT_ID (or RECON_SANDBOX)")
         credential: Any
@@ -56,28 +61,55 @@ class TokenProvider:
             register_secret(credential)
         else:
             raise SettingsError("no credential: set RECON_CLIENT_SECRET or RECON_CLIENT_CERT")
-        host = urlparse(settings.authority).hostname or ""
         self.scope = scope
+        self.policy = policy or RetryPolicy()
+        self._settings = settings
+        self._credential = credential
         self._lock = threading.Lock()
-        self._app = msal.ConfidentialClientApplication(
-            settings.client_id,
-            client_credential=credential,
-            authority=settings.authority,
-            instance_discovery=host in _MICROSOFT_HOSTS,
-            http_client=requests_session(settings.ca_bundle),
-        )
+        self._app: msal.ConfidentialClientApplication | None = None
+
+    def _application(self) -> msal.ConfidentialClientApplication:
+        """The msal application, created once (its constructor fetches the authority's metadata)."""
+        if self._app is None:
+            settings = self._settings
+            host = urlparse(settings.authority).hostname or ""
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    settings.client_id,
+                    client_credential=self._credential,
+                    authority=settings.authority,
+                    instance_discovery=host in _MICROSOFT_HOSTS,
+                    http_client=requests_session(settings.ca_bundle),
+                )
+            except requests.RequestException as exc:
+                raise RetryableError(f"authority {settings.authority}: {type(exc).__name__}") from None
+            except ValueError as exc:
+                raise UpstreamError(redact(f"authority {settings.authority}: {str(exc).splitlines()[0]}")) from None
+        return self._app
+
+    def _acquire(self) -> dict[str, Any]:
+        app = self._application()
+        try:
+            result: dict[str, Any] = app.acquire_token_for_client([self.scope])
+        except msal.exceptions.MsalServiceError as exc:
+            raise RetryableError(f"token endpoint: {exc}", _MSAL_THROTTLE_S) from None
+        except requests.RequestException as exc:
+            raise RetryableError(f"token endpoint: {type(exc).__name__}") from None
+        if "access_token" not in result and (not result.get("error") or result.get("error") in _TRANSIENT_ERRORS):
+            raise RetryableError(f"token endpoint: {result.get('error') or 'throttled'}", _MSAL_THROTTLE_S)
+        return result
 
     def token(self, *, force_refresh: bool = False) -> str:
         """A valid access token for the scope (a new one when `force_refresh`)."""
         with self._lock:
+            if force_refresh and self._app is not None:
+                cache = self._app.token_cache
+                for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                    cache.remove_at(entry)
             try:
-                if force_refresh:
-                    cache = self._app.token_cache
-                    for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-                        cache.remove_at(entry)
-                result = self._app.acquire_token_for_client([self.scope])
-            except (ValueError, OSError) as exc:
-                raise UpstreamError(f"token request failed: {redact(str(exc).splitlines()[0])}") from None
+                result = self.policy.call(self._acquire)
+            except RetryableError as exc:
+                raise UpstreamError(redact(f"token request failed: {exc} — gave up after retries")) from None
         if "access_token" not in result:
             desc = str(result.get("error_description", "")).splitlines()[0] if result.get("error_description") else ""
             raise UpstreamError(redact(f"token request failed: {result.get('error', 'unknown error')}: {desc}"))

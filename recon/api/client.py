@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from recon.errors import UpstreamError
 from recon.jsontext import loads_exact
 from recon.settings import Settings
 
+log = logging.getLogger("recon.api")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -82,8 +84,9 @@ class PartnerCenterClient:
         self.base_url = settings.pc_base_url
         self.correlation_id = correlation_id or str(uuid.uuid4())
         self.policy = policy or RetryPolicy()
+        self.policy.on_retry = self._count_retry
         self.retries = 0
-        self._provider = TokenProvider(settings, settings.pc_scope)
+        self._provider = TokenProvider(settings, settings.pc_scope, self.policy)
         self._http = httpx.Client(
             auth=BearerAuth(self._provider),
             verify=ssl_context(settings.ca_bundle),
@@ -91,6 +94,10 @@ class PartnerCenterClient:
             trust_env=False,
             headers={"Accept": "application/json", "MS-CorrelationId": self.correlation_id},
         )
+
+    def _count_retry(self, error: RetryableError, wait: float) -> None:
+        self.retries += 1
+        log.info("retrying in %.1f s: %s", wait, error)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -138,10 +145,6 @@ class PartnerCenterClient:
         def attempt() -> httpx.Response:
             return self._once(method, url, params, all_headers)
 
-        def count(_: RetryableError, __: float) -> None:
-            self.retries += 1
-
-        self.policy.on_retry = count
         try:
             response = self.policy.call(attempt)
         except RetryableError as exc:

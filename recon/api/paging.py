@@ -62,12 +62,14 @@ class SeekPaginator:
                 return
             if not token_out:
                 raise UpstreamError(f"GET {response.url}: page {number} has a next link but no continuation token")
-            if token_out in seen or token_out == token_in:
+            empty = not data["items"]
+            # An empty page may point at the position it was asked for; a page with items must move on.
+            if (token_out == token_in and not empty) or (token_out != token_in and token_out in seen):
                 raise UpstreamError(
                     f"GET {response.url}: page {number} repeats a continuation token (pagination loop); stopped"
                 )
             seen.add(str(token_out))
-            empty_run = empty_run + 1 if not data["items"] else 0
+            empty_run = empty_run + 1 if empty else 0
             if empty_run > MAX_EMPTY_PAGES:
                 raise UpstreamError(
                     f"GET {response.url}: more than {MAX_EMPTY_PAGES} empty pages in a row that still have a next "

@@ -1,0 +1,29 @@
+"""Shared fixtures: a running sandbox and settings pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recon.sandbox import SandboxServer
+from recon.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """A running tiny sandbox (seed 1, default injection rates), shared by the session."""
+    with SandboxServer(tmp_path_factory.mktemp("sandbox-main")) as server:
+        yield server
+
+
+def settings_for(sandbox: SandboxServer, db: Path) -> Settings:
+    """Settings that point at the sandbox through RECON_SANDBOX, writing to `db`."""
+    return load_settings(env={"RECON_SANDBOX": str(sandbox.sandbox_json), "RECON_DB": str(db)})
+
+
+@pytest.fixture
+def sb_settings(sandbox: SandboxServer, tmp_path: Path) -> Settings:
+    """Settings for a fresh database in tmp_path against the shared sandbox."""
+    return settings_for(sandbox, tmp_path / "recon.duckdb")
