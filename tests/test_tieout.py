@@ -84,9 +84,13 @@ def test_rounding_explains_at_most_a_cent_per_line_with_sub_cent_digits() -> Non
         ("G3", "30.32", "EUR", None, "invoice"),
     )
     ln = lines(
-        ("G1", "10.104", "EUR"), ("G1", "20.204", "EUR"), ("G1", "0.002", "EUR"),
-        ("G2", "10.101", "EUR"), ("G2", "20.201", "EUR"),
-        ("G3", "10.10", "EUR"), ("G3", "20.20", "EUR"),
+        ("G1", "10.104", "EUR"),
+        ("G1", "20.204", "EUR"),
+        ("G1", "0.002", "EUR"),
+        ("G2", "10.101", "EUR"),
+        ("G2", "20.201", "EUR"),
+        ("G3", "10.10", "EUR"),
+        ("G3", "20.20", "EUR"),
     )
     tie = tieout(inv, ln, loads("G1", "G2", "G3")).collect().sort("invoice_number")
     g1, g2, g3 = tie.rows(named=True)
