@@ -9,6 +9,8 @@ import polars as pl
 from recon.reconcile.frames import AMOUNT, CENT, check_grain, conform
 
 R09_TOLERANCE = CENT
+# The explained causes of a residual, in the order they are allocated (rounding last: it is the weakest evidence).
+CAUSES = ("adjustments", "credit_notes", "missing_lines", "currency_conversion", "rounding")
 
 
 def _allocate(remaining: pl.Expr, available: pl.Expr) -> pl.Expr:
@@ -73,15 +75,16 @@ def tieout(invoices: pl.LazyFrame, lines: pl.LazyFrame, unit_loads: pl.LazyFrame
     )
     incomplete = pl.col("lines_load").is_null() | (pl.col("lines_load") != "complete")
     missing_ev = pl.when(incomplete).then(pl.col("residual")).otherwise(zero)
-    steps = [
-        ("adjustments", pl.col("adj_ev")),
-        ("credit_notes", pl.col("credit_ev")),
-        ("missing_lines", missing_ev),
-        ("currency_conversion", pl.col("other_ccy")),
-        ("rounding", pl.col("sub_cent_lines").cast(AMOUNT) * pl.lit(CENT).cast(AMOUNT) * pl.col("residual").sign()),
-    ]
+    evidence_of = {
+        "adjustments": pl.col("adj_ev"),
+        "credit_notes": pl.col("credit_ev"),
+        "missing_lines": missing_ev,
+        "currency_conversion": pl.col("other_ccy"),
+        "rounding": pl.col("sub_cent_lines").cast(AMOUNT) * pl.lit(CENT).cast(AMOUNT) * pl.col("residual").sign(),
+    }
     frame = base.with_columns(pl.col("residual").alias("_left"))
-    for name, evidence in steps:
+    for name in CAUSES:
+        evidence = evidence_of[name]
         frame = frame.with_columns(_allocate(pl.col("_left"), evidence).alias(name)).with_columns(
             (pl.col("_left") - pl.col(name)).cast(AMOUNT).alias("_left")
         )
@@ -94,11 +97,7 @@ def tieout(invoices: pl.LazyFrame, lines: pl.LazyFrame, unit_loads: pl.LazyFrame
         "lines_total",
         "line_count",
         "residual",
-        "rounding",
-        "adjustments",
-        "credit_notes",
-        "missing_lines",
-        "currency_conversion",
+        *CAUSES,
         pl.col("_left").alias("unexplained"),
         pl.when(pl.col("_left").abs() > R09_TOLERANCE)
         .then(pl.lit("unexplained"))
@@ -147,19 +146,7 @@ def r09_invoice_tieout(tie: pl.LazyFrame) -> pl.LazyFrame:
             ).alias("explanation"),
             pl.struct(
                 "invoice_number",
-                *(
-                    _text(c)
-                    for c in (
-                        "invoice_total",
-                        "lines_total",
-                        "residual",
-                        "rounding",
-                        "adjustments",
-                        "credit_notes",
-                        "missing_lines",
-                        "currency_conversion",
-                    )
-                ),
+                *(_text(c) for c in ("invoice_total", "lines_total", "residual", *CAUSES)),
                 "line_count",
             )
             .struct.json_encode()

@@ -13,6 +13,7 @@ import xlsxwriter
 from recon.errors import ReconError
 from recon.settings import Settings
 from recon.store import reader
+from recon.store.schema import AMOUNT, TIEOUT
 from recon.store.sql import first_row
 
 FINDINGS_SHEET = "Findings"
@@ -80,23 +81,8 @@ def write_monthly(settings: Settings, period: date | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     book = xlsxwriter.Workbook(str(tmp))
-    money = {
-        "expected",
-        "actual",
-        "difference",
-        "amount_at_stake",
-        "invoice_total",
-        "lines_total",
-        "residual",
-        "rounding",
-        "adjustments",
-        "credit_notes",
-        "missing_lines",
-        "currency_conversion",
-        "unexplained",
-    }
-    _sheet(book, FINDINGS_SHEET, findings, money - {"expected", "actual", "difference"})
-    _sheet(book, TIEOUT_SHEET, tie, money)
+    _sheet(book, FINDINGS_SHEET, findings, {"amount_at_stake"})
+    _sheet(book, TIEOUT_SHEET, tie, {name for name, sql_type in TIEOUT if sql_type == AMOUNT})
     book.close()
     tmp.replace(out)
     return out
