@@ -71,3 +71,20 @@ def test_reader_is_read_only(tmp_path: Path) -> None:
 def test_reader_on_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="recon demo"), reader(tmp_path / "absent.duckdb"):
         pass
+
+
+def test_an_older_file_migrates(tmp_path: Path) -> None:
+    from recon.store.migrations import MIGRATIONS
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    for statement in MIGRATIONS[0].statements:  # a file written by the first release
+        con.execute(statement)
+    con.execute("INSERT INTO meta.schema_version VALUES (1, 'v1', now())")
+    con.execute("INSERT INTO raw.invoices (id, dataset, unit) VALUES ('G1', 'invoices', 'G1')")
+    con.close()
+    with open_writer(db) as con:
+        versions = [v for (v,) in con.execute("SELECT version FROM meta.schema_version ORDER BY 1").fetchall()]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
+        assert con.execute("SELECT count(*) FROM raw.usage_lines").fetchall() == [(0,)]
+        assert con.execute("SELECT id FROM raw.invoices").fetchall() == [("G1",)]  # data kept

@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 
 from recon.api import Page, PartnerCenterClient
-from recon.errors import ReconError
+from recon.errors import ReconError, UpstreamError
 from recon.extract.fields import normalise
-from recon.store.loads import UnitResult, begin_load, commit_unit, fail_load
+from recon.store.loads import UnitResult, begin_load, commit_unit, complete_loads, fail_load
 from recon.store.rawfiles import prune, unit_dir, write_page, write_sidecar
 
 
@@ -44,6 +44,7 @@ class ExtractContext:
     client: PartnerCenterClient
     con: duckdb.DuckDBPyConnection
     raw_dir: Path
+    statements_dir: Path
     reporter: Reporter = field(default_factory=NullReporter)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -66,8 +67,13 @@ def land_unit(
     pages: Iterable[Page],
     params: dict[str, Any],
     api: str = "v1",
+    snapshot: str | None = None,
 ) -> UnitResult:
-    """Fetch every page of a unit, land raw files, then replace the unit's rows atomically."""
+    """Fetch every page of a unit, land raw files, then replace the unit's rows atomically.
+
+    With `snapshot` (`date` or `time`), the unit is named after the source's clock too (`unit@as-of`), so
+    pulls on other dates (or at other times) are kept beside each other.
+    """
     load_id = begin_load(ctx.con, dataset, unit, api, params, ctx.clock())
     folder = unit_dir(ctx.raw_dir, dataset, unit)
     load_folder = folder / load_id
@@ -95,12 +101,14 @@ def land_unit(
                 }
             )
             ctx.reporter.pages(dataset, 1, len(page.items))
+        final_unit = snapshot_unit(unit, as_of, snapshot) if snapshot else unit
         write_sidecar(
             load_folder,
             {
                 "load_id": load_id,
                 "dataset": dataset,
-                "unit": unit,
+                "unit": final_unit,
+                "table": resource.table,
                 "api": api,
                 "params": params,
                 "as_of": as_of.isoformat() if as_of else None,
@@ -113,7 +121,7 @@ def land_unit(
             table=resource.table,
             load_id=load_id,
             dataset=dataset,
-            unit=unit,
+            unit=final_unit,
             rows=rows,
             as_of=as_of,
             pages=len(provenance),
@@ -124,6 +132,14 @@ def land_unit(
     except ReconError as exc:
         fail_load(ctx.con, load_id, str(exc), ctx.clock())
         raise
-    prune(folder, keep=load_id)
+    prune(folder, keep=complete_loads(ctx.con, dataset))
     ctx.reporter.unit_done(dataset)
     return result
+
+
+def snapshot_unit(unit: str, as_of: datetime | None, grain: str = "time") -> str:
+    """The unit of one pull of a snapshot dataset: `unit@YYYY-MM-DD` or `unit@YYYY-MM-DDTHH:MM:SSZ`."""
+    if as_of is None:
+        raise UpstreamError(f"{unit}: the source sent no Date header, so this snapshot has no as-of time")
+    stamp = "%Y-%m-%d" if grain == "date" else "%Y-%m-%dT%H:%M:%SZ"
+    return f"{unit}@{as_of.astimezone(UTC).strftime(stamp)}"

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from recon.jsontext import dumps_exact
-from recon.store.schema import INVOICE, RECON_LINE
+from recon.store.schema import ESTIMATE_LINK, INVOICE, INVOICE_SUMMARY, RECON_LINE, USAGE_LINE
 
 
 def _snake(name: str) -> str:
@@ -36,6 +36,17 @@ RECON_LINE_FIELDS = _field_map(
     },
 )
 INVOICE_FIELDS = _field_map(INVOICE, {})
+INVOICE_SUMMARY_FIELDS = _field_map(INVOICE_SUMMARY, {})
+ESTIMATE_LINK_FIELDS = _field_map(ESTIMATE_LINK, {})
+USAGE_LINE_FIELDS = _field_map(
+    USAGE_LINE,
+    {
+        # v2 (PascalCase) names that differ from v1's beyond casing
+        "unit": "unit_of_measure",
+        "tier2MpnId": "reseller_mpn_id",
+        "resourceUri": "resource_uri",
+    },
+)
 IGNORED = frozenset({"attributes"})
 
 

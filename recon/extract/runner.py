@@ -14,8 +14,9 @@ from recon.extract import lineitems
 from recon.extract.base import ExtractContext, NullReporter, Reporter
 from recon.settings import Settings
 from recon.store import open_writer
+from recon.store.loads import UnitResult
 
-DATASETS: tuple[str, ...] = ("invoices", "recon-billed")
+DATASETS: tuple[str, ...] = ("invoices", "recon-billed", "recon-unbilled", "usage-billed", "usage-unbilled")
 
 
 @dataclass
@@ -45,16 +46,64 @@ class ExtractSummary:
         return [r for r in self.results.values() if not r.ok]
 
 
-def _run_units(result: DatasetResult, units: Iterable[str], fn: Callable[[str], Any]) -> None:
-    for unit in units:
-        try:
-            landed = fn(unit)
-        except ReconError as exc:
-            result.error = str(exc)
-            return
-        result.units += 1
-        result.rows += landed.rows
-        result.quarantined += landed.quarantined
+@dataclass(frozen=True)
+class Plan:
+    """What one run covers: the invoices in scope, the billing currencies and the unbilled periods."""
+
+    invoices: Sequence[Mapping[str, Any]]
+    currencies: Sequence[str]
+    periods: Sequence[str]
+
+    @property
+    def invoice_ids(self) -> list[str]:
+        return [str(i["id"]) for i in self.invoices]
+
+    def with_usage(self) -> list[tuple[str, str]]:
+        """(invoice id, currency) of invoices that announce daily rated usage."""
+        out = []
+        for i in self.invoices:
+            details = i.get("invoiceDetails") or []
+            if any(str(d.get("invoiceLineItemType", "")).lower() == "usage_line_items" for d in details):
+                out.append((str(i["id"]), str(i.get("currencyCode", "")).upper()))
+        return out
+
+
+Step = Callable[[], UnitResult]
+
+
+def _steps(name: str, ctx: ExtractContext, plan: Plan) -> Iterable[Step]:
+    """The units of one dataset, as calls that land them."""
+    if name == "invoices":
+        yield lambda: inv.extract_summaries(ctx)
+        for invoice_id in plan.invoice_ids:
+            yield lambda i=invoice_id: inv.extract_invoice(ctx, i)  # type: ignore[misc]
+            yield lambda i=invoice_id: inv.extract_statement(ctx, i)  # type: ignore[misc]
+    elif name == "recon-billed":
+        for invoice_id in plan.invoice_ids:
+            yield lambda i=invoice_id: lineitems.extract_billed(ctx, i)  # type: ignore[misc]
+    elif name == "usage-billed":
+        for invoice_id, currency in plan.with_usage():
+            yield lambda i=invoice_id, c=currency: lineitems.extract_billed_usage(ctx, i, c)  # type: ignore[misc]
+    elif name in ("recon-unbilled", "usage-unbilled"):
+        kind = name.split("-")[0]
+        for currency in plan.currencies:
+            for period in plan.periods:
+                yield lambda c=currency, p=period: lineitems.extract_unbilled(ctx, kind, c, p)  # type: ignore[misc]
+
+
+def _run(result: DatasetResult, steps: Iterable[Step]) -> None:
+    try:
+        for step in steps:
+            landed = step()
+            result.units += 1
+            result.rows += landed.rows
+            result.quarantined += landed.quarantined
+    except ReconError as exc:
+        result.error = str(exc)
+
+
+def _currencies(listed: Sequence[Mapping[str, Any]]) -> list[str]:
+    return sorted({str(i.get("currencyCode", "")).upper() for i in listed if i.get("currencyCode")})
 
 
 def extract(
@@ -63,6 +112,7 @@ def extract(
     datasets: Sequence[str] | None = None,
     since: date | None = None,
     invoice_ids: Sequence[str] | None = None,
+    periods: Sequence[str] = lineitems.PERIODS,
     reporter: Reporter | None = None,
     client: PartnerCenterClient | None = None,
 ) -> ExtractSummary:
@@ -76,23 +126,27 @@ def extract(
     client = client or PartnerCenterClient(settings)
     try:
         with open_writer(settings.db) as con:
-            ctx = ExtractContext(client=client, con=con, raw_dir=settings.raw_dir, reporter=reporter or NullReporter())
+            ctx = ExtractContext(
+                client=client,
+                con=con,
+                raw_dir=settings.raw_dir,
+                statements_dir=settings.data_dir / "statements",
+                reporter=reporter or NullReporter(),
+            )
             try:
                 listed: list[Mapping[str, Any]] = inv.list_invoices(ctx)
             except UpstreamError as exc:
                 for name in chosen:
                     summary.results[name] = DatasetResult(name, error=str(exc))
                 return summary
-            scope = [str(i["id"]) for i in inv.select(listed, since=since, ids=invoice_ids) if i.get("id")]
-            missing = sorted({i.lower() for i in invoice_ids or []} - {s.lower() for s in scope})
+            scope = [i for i in inv.select(listed, since=since, ids=invoice_ids) if i.get("id")]
+            missing = sorted({i.lower() for i in invoice_ids or []} - {str(s["id"]).lower() for s in scope})
             if missing:
                 raise ReconError(f"invoice(s) not found: {', '.join(missing)}")
+            plan = Plan(invoices=scope, currencies=_currencies(listed), periods=tuple(periods))
             for name in chosen:
                 result = summary.results.setdefault(name, DatasetResult(name))
-                if name == "invoices":
-                    _run_units(result, scope, lambda unit: inv.extract_invoice(ctx, unit))
-                elif name == "recon-billed":
-                    _run_units(result, scope, lambda unit: lineitems.extract_billed(ctx, unit))
+                _run(result, _steps(name, ctx, plan))
     finally:
         summary.retries = client.retries
         if own_client:

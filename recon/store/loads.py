@@ -47,6 +47,40 @@ def fail_load(con: duckdb.DuckDBPyConnection, load_id: str, error: str, finished
     )
 
 
+def complete_loads(con: duckdb.DuckDBPyConnection, dataset: str) -> set[str]:
+    """Ids of a dataset's loads whose rows currently count."""
+    rows = con.execute("SELECT load_id FROM meta.loads WHERE dataset = ? AND status = 'complete'", [dataset])
+    return {str(r[0]) for r in rows.fetchall()}
+
+
+def record_file_load(
+    con: duckdb.DuckDBPyConnection,
+    load_id: str,
+    *,
+    unit: str,
+    as_of: datetime | None,
+    provenance: list[dict[str, Any]],
+    finished_at: datetime,
+) -> None:
+    """Mark a load whose product is a file (a statement) complete, replacing earlier loads of its unit."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "UPDATE meta.loads SET status = 'replaced' WHERE unit = ? AND status = 'complete' AND dataset = "
+            "(SELECT dataset FROM meta.loads WHERE load_id = ?)",
+            [unit, load_id],
+        )
+        con.execute(
+            "UPDATE meta.loads SET status = 'complete', finished_at = ?, as_of = ?, pages = 1, rows = 1, "
+            "provenance = ? WHERE load_id = ?",
+            [finished_at, as_of, json.dumps(provenance, sort_keys=True), load_id],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
 def unfinished_load(con: duckdb.DuckDBPyConnection, dataset: str, unit: str) -> str | None:
     """The id of the newest load of a unit that never completed, if any."""
     row = first_row(
@@ -143,9 +177,9 @@ def commit_unit(
             [dataset, unit],
         )
         con.execute(
-            "UPDATE meta.loads SET status = 'complete', finished_at = ?, as_of = ?, pages = ?, rows = ?, "
+            "UPDATE meta.loads SET status = 'complete', unit = ?, finished_at = ?, as_of = ?, pages = ?, rows = ?, "
             "provenance = ?, resume_point = NULL, error = NULL WHERE load_id = ?",
-            [finished_at, as_of, pages, landed, json.dumps(provenance, sort_keys=True), load_id],
+            [unit, finished_at, as_of, pages, landed, json.dumps(provenance, sort_keys=True), load_id],
         )
         con.execute("COMMIT")
     except Exception:

@@ -64,10 +64,19 @@ def read_page(path: Path) -> Iterator[Any]:
                 yield loads_exact(line)
 
 
-def prune(unit_folder: Path, keep: str) -> None:
-    """Remove raw folders of a unit's older loads, keeping `keep`."""
+def prune(unit_folder: Path, keep: set[str]) -> None:
+    """Remove the raw folders of a unit's loads that no longer count (replaced or failed), keeping `keep`."""
     if not unit_folder.exists():
         return
     for child in unit_folder.iterdir():
-        if child.is_dir() and child.name != keep:
+        if child.is_dir() and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
+
+
+def write_file(path: Path, data: bytes) -> RawFile:
+    """Write a binary document (a statement) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return RawFile(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), lines=0)

@@ -89,6 +89,90 @@ INVOICE = (
     ("tax_receipts", "JSON"),
 )
 
+INVOICE_SUMMARY = (
+    ("currency_code", "VARCHAR"),
+    ("currency_symbol", "VARCHAR"),
+    ("balance_amount", AMOUNT),
+    ("accounting_date", "TIMESTAMP"),
+    ("first_invoice_creation_date", "TIMESTAMP"),
+    ("last_payment_date", "TIMESTAMP"),
+    ("last_payment_amount", AMOUNT),
+    ("latest_invoice_date", "TIMESTAMP"),
+    ("details", "JSON"),
+)
+
+ESTIMATE_LINK = (
+    ("type", "VARCHAR"),
+    ("title", "VARCHAR"),
+    ("description", "VARCHAR"),
+    ("period", "VARCHAR"),
+    ("link", "JSON"),
+)
+
+USAGE_LINE = (
+    ("partner_id", "VARCHAR"),
+    ("partner_name", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("customer_name", "VARCHAR"),
+    ("customer_domain_name", "VARCHAR"),
+    ("customer_country", "VARCHAR"),
+    ("mpn_id", "VARCHAR"),
+    ("reseller_mpn_id", "VARCHAR"),
+    ("invoice_number", "VARCHAR"),
+    ("product_id", "VARCHAR"),
+    ("sku_id", "VARCHAR"),
+    ("availability_id", "VARCHAR"),
+    ("sku_name", "VARCHAR"),
+    ("product_name", "VARCHAR"),
+    ("publisher_name", "VARCHAR"),
+    ("publisher_id", "VARCHAR"),
+    ("subscription_id", "VARCHAR"),
+    ("subscription_description", "VARCHAR"),
+    ("charge_start_date", "TIMESTAMP"),
+    ("charge_end_date", "TIMESTAMP"),
+    ("usage_date", "TIMESTAMP"),
+    ("meter_type", "VARCHAR"),
+    ("meter_category", "VARCHAR"),
+    ("meter_id", "VARCHAR"),
+    ("meter_sub_category", "VARCHAR"),
+    ("meter_name", "VARCHAR"),
+    ("meter_region", "VARCHAR"),
+    ("unit_of_measure", "VARCHAR"),
+    ("resource_location", "VARCHAR"),
+    ("consumed_service", "VARCHAR"),
+    ("resource_group", "VARCHAR"),
+    ("resource_uri", "VARCHAR"),
+    ("tags", "VARCHAR"),
+    ("additional_info", "VARCHAR"),
+    ("service_info1", "VARCHAR"),
+    ("service_info2", "VARCHAR"),
+    ("charge_type", "VARCHAR"),
+    ("unit_price", PRICE),
+    ("quantity", QTY),
+    ("unit_type", "VARCHAR"),
+    ("billing_pre_tax_total", AMOUNT),
+    ("billing_currency", "VARCHAR"),
+    ("pricing_pre_tax_total", AMOUNT),
+    ("pricing_currency", "VARCHAR"),
+    ("entitlement_id", "VARCHAR"),
+    ("entitlement_description", "VARCHAR"),
+    ("pc_to_bc_exchange_rate", RATE),
+    ("pc_to_bc_exchange_rate_date", "TIMESTAMP"),
+    ("effective_unit_price", PRICE),
+    ("rate_of_partner_earned_credit", RATE),
+    ("has_partner_earned_credit", "VARCHAR"),
+    ("rate_of_credit", RATE),
+    # v2 sends percentages (0/15, 100) where v1 sends fractions (0/0.15, 1.00); staging converts
+    ("partner_earned_credit_percentage", RATE),
+    ("credit_percentage", RATE),
+    ("credit_type", "VARCHAR"),
+    ("benefit_order_id", "VARCHAR"),
+    ("benefit_id", "VARCHAR"),
+    ("benefit_type", "VARCHAR"),
+    ("invoice_line_item_type", "VARCHAR"),
+    ("billing_provider", "VARCHAR"),
+)
+
 FINDINGS = (
     ("finding_id", "VARCHAR"),
     ("rule", "VARCHAR"),
@@ -128,10 +212,13 @@ TIEOUT = (
     ("status", "VARCHAR"),
 )
 
-RAW_TABLES = {
+RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "raw.invoices": LINE_KEY + INVOICE + (("extra", "JSON"),),
     "raw.recon_lines": LINE_KEY + RECON_LINE + (("extra", "JSON"),),
 }
+
+
+RAW_TABLES_V1 = dict(RAW_TABLES)
 
 
 def columns_ddl(columns: tuple[tuple[str, str], ...]) -> str:
@@ -155,7 +242,19 @@ V1: tuple[str, ...] = (
         load_id VARCHAR, dataset VARCHAR, unit VARCHAR, page_no INTEGER, line_no INTEGER,
         column_name VARCHAR, value VARCHAR, reason VARCHAR, seen_at TIMESTAMPTZ)""",
     "CREATE TABLE meta.findings_seen (finding_id VARCHAR PRIMARY KEY, first_seen TIMESTAMP NOT NULL)",
-    *(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES.items()),
+    *(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V1.items()),
     f"CREATE TABLE recon.findings ({columns_ddl(FINDINGS)})",
     f"CREATE TABLE recon.tieout ({columns_ddl(TIEOUT)})",
+)
+
+RAW_TABLES_V2 = {
+    "raw.invoice_summaries": LINE_KEY + INVOICE_SUMMARY + (("extra", "JSON"),),
+    "raw.estimate_links": LINE_KEY + ESTIMATE_LINK + (("extra", "JSON"),),
+    "raw.usage_lines": LINE_KEY + USAGE_LINE + (("extra", "JSON"),),
+}
+RAW_TABLES.update(RAW_TABLES_V2)
+
+V2: tuple[str, ...] = (
+    *(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V2.items()),
+    # statements are files: their loads record path, size and sha256 in meta.loads.provenance
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from recon.store.schema import RECON_LINE
+from recon.store.schema import RECON_LINE, USAGE_LINE
 from recon.store.sql import first_row
 
 _COMPLETE = (
@@ -52,14 +52,80 @@ SELECT
     l.line_no,
     CASE WHEN l.dataset = 'recon-billed' THEN 'billed' ELSE 'unbilled' END AS billing_state,
     l.as_of AS snapshot_at,
-    coalesce(i.period, CAST(date_trunc('month', l.charge_start_date) AS DATE)) AS period,
+    CASE
+        WHEN l.dataset = 'recon-billed' THEN i.period
+        WHEN l.unit LIKE '%/previous@%' THEN CAST(date_trunc('month', l.as_of) - INTERVAL 1 MONTH AS DATE)
+        ELSE CAST(date_trunc('month', l.as_of) AS DATE)
+    END AS period,
     {_LINE_COLUMNS}
 FROM raw.recon_lines l
 LEFT JOIN stg.invoices i ON l.dataset = 'recon-billed' AND i.invoice_number = l.unit
 WHERE l.load_id IN ({_COMPLETE.format(dataset="recon-billed")})
+   OR l.load_id IN ({_COMPLETE.format(dataset="recon-unbilled")})
 """
 
-STATEMENTS = (STG_INVOICES, STG_RECON_LINES)
+_USAGE_SKIP = {
+    "invoice_line_item_type",
+    "billing_provider",
+    "rate_of_partner_earned_credit",
+    "partner_earned_credit_percentage",
+    "rate_of_credit",
+    "credit_percentage",
+}
+_USAGE_COLUMNS = ",\n    ".join(
+    f"CAST(u.{name} AS DATE) AS {name.removesuffix('_date') if name != 'usage_date' else name}"
+    if name in ("charge_start_date", "charge_end_date", "usage_date")
+    else f"upper(u.{name}) AS {name}"
+    if name in ("billing_currency", "pricing_currency")
+    else f"u.{name}"
+    for name, _ in USAGE_LINE
+    if name not in _USAGE_SKIP
+)
+
+STG_USAGE_LINES = f"""
+CREATE OR REPLACE TABLE stg.usage_lines AS
+SELECT
+    u.dataset,
+    u.unit,
+    u.page_no,
+    u.line_no,
+    CASE WHEN u.dataset = 'usage-billed' THEN 'billed' ELSE 'unbilled' END AS billing_state,
+    u.as_of AS snapshot_at,
+    CASE
+        WHEN u.dataset = 'usage-billed' THEN i.period
+        WHEN u.unit LIKE '%/previous@%' THEN CAST(date_trunc('month', u.as_of) - INTERVAL 1 MONTH AS DATE)
+        ELSE CAST(date_trunc('month', u.as_of) AS DATE)
+    END AS period,
+    {_USAGE_COLUMNS},
+    -- v1 sends fractions, v2 percentages: one scale (fractions) from here on
+    CAST(coalesce(u.rate_of_partner_earned_credit, u.partner_earned_credit_percentage / 100) AS DECIMAL(18,9))
+        AS rate_of_partner_earned_credit,
+    CAST(coalesce(u.rate_of_credit, u.credit_percentage / 100) AS DECIMAL(18,9)) AS rate_of_credit
+FROM raw.usage_lines u
+LEFT JOIN stg.invoices i ON u.dataset = 'usage-billed' AND i.invoice_number = u.unit
+WHERE u.load_id IN ({_COMPLETE.format(dataset="usage-billed")})
+   OR u.load_id IN ({_COMPLETE.format(dataset="usage-unbilled")})
+"""
+
+STG_INVOICE_SUMMARIES = """
+CREATE OR REPLACE TABLE stg.invoice_summaries AS
+SELECT
+    upper(s.currency_code) AS currency,
+    s.balance_amount,
+    CAST(s.accounting_date AS DATE) AS accounting_date,
+    s.first_invoice_creation_date,
+    s.last_payment_date,
+    s.last_payment_amount,
+    s.latest_invoice_date,
+    s.as_of
+FROM raw.invoice_summaries s
+WHERE s.load_id IN (
+    SELECT load_id FROM meta.loads WHERE dataset = 'invoice-summaries' AND status = 'complete'
+    ORDER BY as_of DESC, finished_at DESC LIMIT 1
+)
+"""
+
+STATEMENTS = (STG_INVOICES, STG_RECON_LINES, STG_USAGE_LINES, STG_INVOICE_SUMMARIES)
 
 
 def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -73,7 +139,7 @@ def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute("ROLLBACK")
         raise
     counts = {}
-    for table in ("invoices", "recon_lines"):
+    for table in ("invoices", "recon_lines", "usage_lines", "invoice_summaries"):
         row = first_row(con.execute(f"SELECT count(*) FROM stg.{table}"))
         counts[table] = int(row[0]) if row else 0
     return counts
