@@ -41,12 +41,15 @@ def test_extract_lands_what_the_sandbox_serves(sb_settings: Settings, sandbox: S
     assert not summary.failed, summary
     with reader(sb_settings.db) as con:
         invoices = con.execute("SELECT count(*) FROM raw.invoices").fetchall()[0][0]
-        lines = con.execute("SELECT count(*) FROM raw.recon_lines").fetchall()[0][0]
+        lines = con.execute("SELECT count(*) FROM raw.recon_lines WHERE dataset = 'recon-billed'").fetchall()[0][0]
         loads = con.execute("SELECT dataset, count(*) FROM meta.loads WHERE status = 'complete' GROUP BY 1").fetchall()
         prov = con.execute("SELECT provenance FROM meta.loads WHERE dataset = 'recon-billed' LIMIT 1").fetchall()[0][0]
-    assert invoices == summary.results["invoices"].units > 0
     assert lines == summary.results["recon-billed"].rows > 0
-    assert dict(loads) == {"invoices": invoices, "recon-billed": invoices}
+    counts = dict(loads)
+    # per invoice: the invoice, its statement and its billed lines; plus one summaries snapshot
+    assert counts["invoices"] == counts["statements"] == counts["recon-billed"] == invoices > 0
+    assert counts["invoice-summaries"] == 1
+    assert summary.results["invoices"].units == 2 * invoices + 1
     assert "sha256" in prov and "request_id" in prov
     # raw files exist for every page
     assert list((sb_settings.raw_dir / "recon-billed").rglob("page-*.jsonl.gz"))
