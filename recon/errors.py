@@ -30,3 +30,7 @@ class UpstreamError(ReconError):
     """The Partner Center (or sandbox) API failed or answered something unusable."""
 
     exit_code = EXIT_UPSTREAM
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

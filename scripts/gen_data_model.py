@@ -78,7 +78,7 @@ def main() -> None:
         db = Path(sys.argv[1])
     else:
         db = Path(tempfile.mkdtemp()) / "recon.duckdb"
-        subprocess.run([sys.executable, "-m", "recon", "demo", "--no-dashboard", "--db", str(db)], check=True)
+        subprocess.run([sys.executable, "-m", "recon", "demo", "--no-dashboard", "--db", str(db)], check=True)  # noqa: S603
     text = DOC.read_text()
     DOC.write_text(text[: text.index(MARK) + len(MARK)] + render(db))
 

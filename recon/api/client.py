@@ -150,7 +150,9 @@ class PartnerCenterClient:
         except RetryableError as exc:
             raise UpstreamError(f"{exc} — gave up after retries (MS-RequestId {request_id})") from None
         if response.status_code >= 400:
-            raise UpstreamError(_error_line(method, path, response, request_id, self.correlation_id))
+            raise UpstreamError(
+                _error_line(method, path, response, request_id, self.correlation_id), response.status_code
+            )
         return response
 
     def get_json(

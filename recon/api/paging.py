@@ -13,6 +13,41 @@ MAX_EMPTY_PAGES = 3
 
 
 @dataclass(frozen=True)
+class ResumePoint:
+    """The request that fetches a unit's next page, with the loop guards' state (JSON-serialisable)."""
+
+    uri: str
+    headers: dict[str, str]
+    page: int
+    token_in: str | None = None
+    empty_run: int = 0
+    seen: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for meta.loads.resume_point."""
+        return {
+            "uri": self.uri,
+            "headers": self.headers,
+            "page": self.page,
+            "token_in": self.token_in,
+            "empty_run": self.empty_run,
+            "seen": list(self.seen),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResumePoint:
+        """Rebuild from meta.loads.resume_point."""
+        return cls(
+            str(data["uri"]),
+            {str(k): str(v) for k, v in (data.get("headers") or {}).items()},
+            int(data["page"]),
+            data.get("token_in"),
+            int(data.get("empty_run", 0)),
+            tuple(data.get("seen") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of items with its context, so it can be landed, logged and replayed."""
 
@@ -21,6 +56,7 @@ class Page:
     response: ApiResponse
     token_in: str | None = None
     token_out: str | None = None
+    next: ResumePoint | None = None
 
 
 def _next_link(data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
@@ -37,18 +73,21 @@ class SeekPaginator:
     """Continuation-token paging: token in `MS-ContinuationToken`, `seekOperation=Next` in the link.
 
     Raises on a repeated token and on more than three empty pages in a row that still have a next link.
+    A page is yielded only after those checks, with the request for the next page (`Page.next`), so a
+    stopped load can continue from its last good page.
     """
 
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def pages(self, client: PartnerCenterClient) -> Iterator[Page]:
-        """Yield pages until the source has no next link."""
-        seen: set[str] = set()
-        empty_run = 0
-        number = 1
-        response = client.get_json(self.path, params=self.params)
-        token_in: str | None = None
+    def pages(self, client: PartnerCenterClient, resume: ResumePoint | None = None) -> Iterator[Page]:
+        """Yield pages until the source has no next link (from `resume` when given)."""
+        if resume is None:
+            response = client.get_json(self.path, params=self.params)
+            number, token_in, empty_run, seen = 1, None, 0, set[str]()
+        else:
+            response = client.get_json(resume.uri, headers=resume.headers)
+            number, token_in, empty_run, seen = resume.page, resume.token_in, resume.empty_run, set(resume.seen)
         while True:
             data = response.data
             if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
@@ -57,8 +96,8 @@ class SeekPaginator:
                 )
             link, headers = _next_link(data)
             token_out = headers.get("MS-ContinuationToken") or data.get("continuationToken") or None
-            yield Page(number, data["items"], response, token_in, str(token_out) if token_out else None)
             if link is None:
+                yield Page(number, data["items"], response, token_in, str(token_out) if token_out else None)
                 return
             if not token_out:
                 raise UpstreamError(f"GET {response.url}: page {number} has a next link but no continuation token")
@@ -76,6 +115,8 @@ class SeekPaginator:
                     "link; stopped"
                 )
             headers["MS-ContinuationToken"] = str(token_out)
+            nxt = ResumePoint(link, headers, number + 1, str(token_out), empty_run, tuple(sorted(seen)))
+            yield Page(number, data["items"], response, token_in, str(token_out), nxt)
             token_in = str(token_out)
             number += 1
             response = client.get_json(link, headers=headers)
@@ -89,20 +130,25 @@ class OffsetPaginator:
     params: Mapping[str, Any] = field(default_factory=dict)
     max_pages: int = 10_000
 
-    def pages(self, client: PartnerCenterClient) -> Iterator[Page]:
-        """Yield pages following `links.next` until there is none."""
-        response = client.get_json(self.path, params=self.params)
-        seen: set[str] = set()
-        for number in range(1, self.max_pages + 1):
+    def pages(self, client: PartnerCenterClient, resume: ResumePoint | None = None) -> Iterator[Page]:
+        """Yield pages following `links.next` until there is none (from `resume` when given)."""
+        if resume is None:
+            response = client.get_json(self.path, params=self.params)
+            first, seen = 1, set[str]()
+        else:
+            response = client.get_json(resume.uri, headers=resume.headers)
+            first, seen = resume.page, set(resume.seen)
+        for number in range(first, self.max_pages + 1):
             data = response.data
             if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
                 raise UpstreamError(f"GET {response.url}: page {number} has no 'items' list")
-            yield Page(number, data["items"], response)
             link, headers = _next_link(data)
             if link is None:
+                yield Page(number, data["items"], response)
                 return
             if link in seen:
                 raise UpstreamError(f"GET {response.url}: next link repeats ({link}); stopped")
             seen.add(link)
+            yield Page(number, data["items"], response, next=ResumePoint(link, headers, number + 1, seen=tuple(seen)))
             response = client.get_json(link, headers=headers)
         raise UpstreamError(f"GET {self.path}: more than {self.max_pages} pages; stopped")

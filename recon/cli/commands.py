@@ -48,10 +48,22 @@ def config_show(ctx: click.Context) -> None:
 )
 @click.option("--since", help="Only invoices whose billing period starts in or after this month (YYYY-MM).")
 @click.option("--invoice", "invoices", multiple=True, help="Only this invoice id (repeatable).")
+@click.option(
+    "--period",
+    "periods",
+    multiple=True,
+    type=click.Choice(["current", "previous"]),
+    help="Unbilled period to pull (repeatable; default both).",
+)
 @db_option
 @click.pass_context
 def extract_cmd(
-    ctx: click.Context, datasets: tuple[str, ...], since: str | None, invoices: tuple[str, ...], db: Path | None
+    ctx: click.Context,
+    datasets: tuple[str, ...],
+    since: str | None,
+    invoices: tuple[str, ...],
+    periods: tuple[str, ...],
+    db: Path | None,
 ) -> int:
     """Extract Partner Center data into the DuckDB file (each unit replaced atomically)."""
     settings = settings_from(ctx, db=db)
@@ -61,12 +73,38 @@ def extract_cmd(
             datasets=datasets or None,
             since=parse_month(since, "--since"),
             invoice_ids=invoices or None,
+            periods=periods or ("current", "previous"),
             reporter=reporter,
         )
     console.print(extract_table(summary))
     if summary.retries:
         console.print(f"Retried requests: {summary.retries}")
     return EXIT_UPSTREAM if summary.failed else EXIT_OK
+
+
+@click.group("load", invoke_without_command=True)
+@click.option("--replay", is_flag=True, help="Rebuild the raw tables from the landed raw files alone.")
+@click.option("--dataset", help="Only this dataset (with --replay).")
+@click.option("--unit", help="Only this unit, e.g. an invoice id (with --replay).")
+@db_option
+@click.pass_context
+def load_group(ctx: click.Context, replay: bool, dataset: str | None, unit: str | None, db: Path | None) -> None:
+    """Load data from files: `--replay` rebuilds tables from raw files (no network)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not replay:
+        raise click.UsageError("say what to load: --replay")
+    from recon.extract.replay import replay as run_replay
+
+    summary = run_replay(settings_from(ctx, db=db), dataset=dataset, unit=unit)
+    table = Table(title="Replayed", title_justify="left")
+    for col in ("dataset", "units", "rows"):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for name, units in sorted(summary.units.items()):
+        table.add_row(name, str(units), f"{summary.rows[name]:,}")
+    console.print(table)
+    for line in summary.skipped:
+        console.print(f"[yellow]skipped[/] {line}")
 
 
 @click.command("reconcile")
@@ -169,4 +207,4 @@ def demo_cmd(ctx: click.Context, db: Path | None, seed: int, size: str, no_dashb
     return EXIT_OK
 
 
-ALL = (config_group, extract_cmd, reconcile_cmd, report_cmd, dashboard_cmd, demo_cmd)
+ALL = (config_group, extract_cmd, load_group, reconcile_cmd, report_cmd, dashboard_cmd, demo_cmd)

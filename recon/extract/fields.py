@@ -33,7 +33,25 @@ RECON_LINE_FIELDS = _field_map(
         "resellerMpnId": "reseller_mpn_id",
         "pcToBCExchangeRate": "pc_to_bc_exchange_rate",
         "pcToBCExchangeRateDate": "pc_to_bc_exchange_rate_date",
+        # legacy license-based lines (provider office), billing.md 4.7
+        "tax": "tax_total",
+        "domainName": "customer_domain_name",
+        "offerName": "product_name",
+        "offerId": "sku_id",
+        "durableOfferId": "product_id",
     },
+)
+# Documented fields of legacy line items without a canonical column: kept in `extra`, not reported as drift.
+LEGACY_FIELDS = frozenset(
+    {
+        "syndicationPartnerSubscriptionNumber",
+        "billingCycleType",
+        "subscriptionName",
+        "amount",
+        "totalOtherDiscount",
+        "partnerBillableAccountId",
+        "customerCompanyName",
+    }
 )
 INVOICE_FIELDS = _field_map(INVOICE, {})
 INVOICE_SUMMARY_FIELDS = _field_map(INVOICE_SUMMARY, {})
@@ -86,7 +104,8 @@ def normalise(
                 row[canon] = _text(value)
             elif key not in IGNORED:
                 unknown[key] = value
-                drift[key] += 1
+                if key not in LEGACY_FIELDS:
+                    drift[key] += 1
         for name in names:
             data[name].append(row.get(name))
         extra.append(dumps_exact(unknown) if unknown else None)

@@ -74,7 +74,7 @@ def extract_invoice(ctx: ExtractContext, invoice_id: str) -> UnitResult:
         dataset="invoices",
         unit=invoice_id,
         resource=RESOURCE,
-        pages=_single(ctx, f"/invoices/{invoice_id}"),
+        source=lambda _: _single(ctx, f"/invoices/{invoice_id}"),
         params={"invoice_id": invoice_id},
     )
 
@@ -86,7 +86,7 @@ def extract_summaries(ctx: ExtractContext) -> UnitResult:
         dataset="invoice-summaries",
         unit="summaries",
         resource=SUMMARIES,
-        pages=_collection(ctx, "/invoices/summaries"),
+        source=lambda _: _collection(ctx, "/invoices/summaries"),
         params={},
         snapshot="date",
     )
@@ -99,7 +99,7 @@ def extract_estimate_links(ctx: ExtractContext, currency: str) -> UnitResult:
         dataset="estimate-links",
         unit=currency,
         resource=ESTIMATE_LINKS,
-        pages=_collection(ctx, "/invoices/estimates/links", {"currencycode": currency}),
+        source=lambda _: _collection(ctx, "/invoices/estimates/links", {"currencycode": currency}),
         params={"currencycode": currency},
         snapshot="date",
     )

@@ -5,7 +5,10 @@ Units: billed data, one invoice; unbilled data, (currency, period) at the source
 
 from __future__ import annotations
 
-from recon.api.paging import SeekPaginator
+from collections.abc import Mapping
+from typing import Any
+
+from recon.api.paging import OffsetPaginator, SeekPaginator
 from recon.extract.base import ExtractContext, Resource, land_unit
 from recon.extract.fields import RECON_LINE_FIELDS, USAGE_LINE_FIELDS
 from recon.store.loads import UnitResult
@@ -22,22 +25,39 @@ def billed_params(size: int = PAGE_SIZE) -> dict[str, str | int]:
     return {"provider": "onetime", "invoicelineitemtype": "billinglineitems", "size": size}
 
 
-def extract_billed(ctx: ExtractContext, invoice_id: str, *, size: int = PAGE_SIZE) -> UnitResult:
-    """Land every billed reconciliation line of one invoice."""
-    params = billed_params(size)
+def billed_provider(invoice: Mapping[str, Any]) -> str:
+    """The v1 provider of an invoice's billing lines from its `invoiceDetails` (new commerce: onetime)."""
+    providers = {
+        str(d.get("billingProvider", "")).lower().replace("_", "")
+        for d in invoice.get("invoiceDetails") or []
+        if str(d.get("invoiceLineItemType", "")).lower() == "billing_line_items"
+    }
+    for provider in ("onetime", "all", "office", "azure"):
+        if provider in providers:
+            return "onetime" if provider == "all" else provider
+    return "onetime"
+
+
+def extract_billed(
+    ctx: ExtractContext, invoice_id: str, *, provider: str = "onetime", size: int = PAGE_SIZE
+) -> UnitResult:
+    """Land every billed reconciliation line of one invoice (legacy providers page by offset)."""
+    params = {**billed_params(size), "provider": provider}
+    path = f"/invoices/{invoice_id}/lineitems"
+    paginator: SeekPaginator | OffsetPaginator = (
+        SeekPaginator(path, params) if provider == "onetime" else OffsetPaginator(path, {**params, "offset": 0})
+    )
     return land_unit(
         ctx,
         dataset="recon-billed",
         unit=invoice_id,
         resource=RECON,
-        pages=SeekPaginator(f"/invoices/{invoice_id}/lineitems", params).pages(ctx.client),
+        source=lambda resume: paginator.pages(ctx.client, resume),
         params={"invoice_id": invoice_id, **params},
     )
 
 
-def extract_billed_usage(
-    ctx: ExtractContext, invoice_id: str, currency: str, *, size: int = PAGE_SIZE
-) -> UnitResult:
+def extract_billed_usage(ctx: ExtractContext, invoice_id: str, currency: str, *, size: int = PAGE_SIZE) -> UnitResult:
     """Land every billed daily rated usage line of one invoice."""
     params: dict[str, str | int] = {
         "provider": "onetime",
@@ -51,7 +71,7 @@ def extract_billed_usage(
         dataset="usage-billed",
         unit=invoice_id,
         resource=USAGE,
-        pages=SeekPaginator(f"/invoices/{invoice_id}/lineitems", params).pages(ctx.client),
+        source=lambda resume: SeekPaginator(f"/invoices/{invoice_id}/lineitems", params).pages(ctx.client, resume),
         params={"invoice_id": invoice_id, **params},
     )
 
@@ -73,7 +93,7 @@ def extract_unbilled(
         dataset=f"{kind}-unbilled",
         unit=f"{currency.upper()}/{period}",
         resource=RECON if kind == "recon" else USAGE,
-        pages=SeekPaginator("/invoices/unbilled/lineitems", params).pages(ctx.client),
+        source=lambda resume: SeekPaginator("/invoices/unbilled/lineitems", params).pages(ctx.client, resume),
         params=params,
         snapshot="time",
     )

@@ -71,7 +71,7 @@ class Plan:
 Step = Callable[[], UnitResult]
 
 
-def _steps(name: str, ctx: ExtractContext, plan: Plan) -> Iterable[Step]:
+def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int) -> Iterable[Step]:
     """The units of one dataset, as calls that land them."""
     if name == "invoices":
         yield lambda: inv.extract_summaries(ctx)
@@ -79,16 +79,19 @@ def _steps(name: str, ctx: ExtractContext, plan: Plan) -> Iterable[Step]:
             yield lambda i=invoice_id: inv.extract_invoice(ctx, i)  # type: ignore[misc]
             yield lambda i=invoice_id: inv.extract_statement(ctx, i)  # type: ignore[misc]
     elif name == "recon-billed":
-        for invoice_id in plan.invoice_ids:
-            yield lambda i=invoice_id: lineitems.extract_billed(ctx, i)  # type: ignore[misc]
+        for invoice in plan.invoices:
+            provider = lineitems.billed_provider(invoice)
+            yield lambda i=str(invoice["id"]), p=provider: lineitems.extract_billed(  # type: ignore[misc]
+                ctx, i, provider=p, size=size
+            )
     elif name == "usage-billed":
         for invoice_id, currency in plan.with_usage():
-            yield lambda i=invoice_id, c=currency: lineitems.extract_billed_usage(ctx, i, c)  # type: ignore[misc]
+            yield lambda i=invoice_id, c=currency: lineitems.extract_billed_usage(ctx, i, c, size=size)  # type: ignore[misc]
     elif name in ("recon-unbilled", "usage-unbilled"):
         kind = name.split("-")[0]
         for currency in plan.currencies:
             for period in plan.periods:
-                yield lambda c=currency, p=period: lineitems.extract_unbilled(ctx, kind, c, p)  # type: ignore[misc]
+                yield lambda c=currency, p=period: lineitems.extract_unbilled(ctx, kind, c, p, size=size)  # type: ignore[misc]
 
 
 def _run(result: DatasetResult, steps: Iterable[Step]) -> None:
@@ -113,12 +116,15 @@ def extract(
     since: date | None = None,
     invoice_ids: Sequence[str] | None = None,
     periods: Sequence[str] = lineitems.PERIODS,
+    page_size: int = lineitems.PAGE_SIZE,
     reporter: Reporter | None = None,
     client: PartnerCenterClient | None = None,
 ) -> ExtractSummary:
     """Extract the chosen datasets into the DuckDB file named by the settings."""
     chosen = list(datasets or DATASETS)
     unknown = [d for d in chosen if d not in DATASETS]
+    if not 1 <= page_size <= lineitems.PAGE_SIZE:
+        raise ReconError(f"page size must be within 1..{lineitems.PAGE_SIZE}, not {page_size}")
     if unknown:
         raise ReconError(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
     summary = ExtractSummary()
@@ -146,7 +152,7 @@ def extract(
             plan = Plan(invoices=scope, currencies=_currencies(listed), periods=tuple(periods))
             for name in chosen:
                 result = summary.results.setdefault(name, DatasetResult(name))
-                _run(result, _steps(name, ctx, plan))
+                _run(result, _steps(name, ctx, plan, page_size))
     finally:
         summary.retries = client.retries
         if own_client:

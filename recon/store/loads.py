@@ -81,16 +81,38 @@ def record_file_load(
         raise
 
 
-def unfinished_load(con: duckdb.DuckDBPyConnection, dataset: str, unit: str) -> str | None:
-    """The id of the newest load of a unit that never completed, if any."""
+@dataclass(frozen=True)
+class Unfinished:
+    """A load of a unit that started but never completed, with what it had landed."""
+
+    load_id: str
+    resume_point: dict[str, Any] | None
+    provenance: list[dict[str, Any]]
+
+
+def unfinished_load(con: duckdb.DuckDBPyConnection, dataset: str, unit: str) -> Unfinished | None:
+    """The newest load of a unit, if it never completed (a crash, a kill or a failure)."""
     row = first_row(
         con.execute(
-            "SELECT load_id FROM meta.loads WHERE dataset = ? AND unit = ? AND status IN ('running', 'failed') "
+            "SELECT load_id, status, resume_point, provenance FROM meta.loads WHERE dataset = ? AND unit = ? "
             "ORDER BY started_at DESC LIMIT 1",
             [dataset, unit],
         )
     )
-    return str(row[0]) if row else None
+    if row is None or row[1] not in ("running", "failed"):
+        return None
+    resume = json.loads(row[2]) if row[2] else None
+    return Unfinished(str(row[0]), resume, json.loads(row[3]) if row[3] else [])
+
+
+def save_progress(
+    con: duckdb.DuckDBPyConnection, load_id: str, provenance: list[dict[str, Any]], resume: dict[str, Any] | None
+) -> None:
+    """Record the pages landed so far and the request for the next one (committed at once)."""
+    con.execute(
+        "UPDATE meta.loads SET status = 'running', pages = ?, provenance = ?, resume_point = ? WHERE load_id = ?",
+        [len(provenance), json.dumps(provenance, sort_keys=True), json.dumps(resume) if resume else None, load_id],
+    )
 
 
 def _cast_expr(name: str, sql_type: str) -> str:

@@ -38,6 +38,9 @@ _LINE_COLUMNS = ",\n    ".join(
     if name in ("charge_start_date", "charge_end_date")
     else f"upper(l.{name}) AS {name}"
     if name in ("currency", "pricing_currency")
+    # billed lines belong to the invoice they were fetched for (legacy lines carry no invoiceNumber)
+    else "CASE WHEN l.dataset = 'recon-billed' THEN l.unit ELSE nullif(l.invoice_number, '') END AS invoice_number"
+    if name == "invoice_number"
     else f"l.{name}"
     for name, _ in RECON_LINE
     if name not in ("invoice_line_item_type", "billing_provider")
@@ -77,6 +80,8 @@ _USAGE_COLUMNS = ",\n    ".join(
     if name in ("charge_start_date", "charge_end_date", "usage_date")
     else f"upper(u.{name}) AS {name}"
     if name in ("billing_currency", "pricing_currency")
+    else "CASE WHEN u.dataset = 'usage-billed' THEN u.unit ELSE nullif(u.invoice_number, '') END AS invoice_number"
+    if name == "invoice_number"
     else f"u.{name}"
     for name, _ in USAGE_LINE
     if name not in _USAGE_SKIP
