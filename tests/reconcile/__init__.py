@@ -1,0 +1,1 @@
+"""Tests of recon.reconcile: shadow rating, charge cycles, policy calendar."""
