@@ -9,10 +9,21 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recon.sandbox import admin, billing_api, identity
+from recon.sandbox import (
+    admin,
+    audit,
+    billing_api,
+    commerce_admin,
+    commerce_api,
+    customers_api,
+    exports_api,
+    identity,
+    usage_api,
+)
 from recon.sandbox.fault_bodies import BODY_KINDS, BodyFault, error_response
 from recon.sandbox.faults import route_family
 from recon.sandbox.identity import PC_RESOURCE
+from recon.sandbox.ratelimit import RateLimitMiddleware
 from recon.sandbox.responses import pc_error
 
 if TYPE_CHECKING:
@@ -101,6 +112,7 @@ class SandboxMiddleware:
                 resp = pc_error(401, "401", f"Unauthorized: {why}", {"WWW-Authenticate": realm})
                 await resp(scope, receive, stamped)
                 return
+            scope["sandbox.token"] = token  # read by the rate limiter and App+User-only routes
         await self.app(scope, receive, out)
 
 
@@ -113,7 +125,10 @@ def _raw_auth(scope: Scope) -> str | None:
 
 def create_app(state: SandboxState) -> Starlette:
     """The sandbox ASGI application over `state`."""
-    app = Starlette(routes=[*identity.ROUTES, *billing_api.ROUTES, *admin.ROUTES])
+    commerce = [*customers_api.ROUTES, *commerce_api.ROUTES, *audit.ROUTES, *commerce_admin.ROUTES]
+    billing = [*usage_api.ROUTES, *billing_api.ROUTES, *exports_api.ROUTES]  # usage_api first: /estimates/links
+    app = Starlette(routes=[*identity.ROUTES, *billing, *admin.ROUTES, *commerce])
     app.state.sandbox = state
+    app.add_middleware(RateLimitMiddleware, state=state)  # inner: runs after authentication
     app.add_middleware(SandboxMiddleware, state=state)
     return app

@@ -13,7 +13,7 @@ ZERO = Decimal(0)
 ONE_DAY = timedelta(days=1)
 
 # Months per charge cycle for each billing plan; "term" means one charge for the whole term.
-PLAN_MONTHS = {"monthly": 1, "annual": 12}
+PLAN_MONTHS = {"monthly": 1, "annual": 12, "triennial": 36}
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 
 

@@ -11,11 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from recon.sandbox.catalog import SYMBOLS
+from recon.sandbox.documents_api import legacy_line_items, listed_documents
 from recon.sandbox.jsonenc import dumps
 from recon.sandbox.paging import PagingError, collection, link, lower_query, next_uri, page_size, relative
 from recon.sandbox.records import invoice_resource, lines_json
 from recon.sandbox.responses import JSON, json_response, pc_error
 from recon.sandbox.statement import statement
+from recon.sandbox.usage_api import billed_usage, unbilled_usage
 
 if TYPE_CHECKING:
     from recon.sandbox.state import SandboxState
@@ -35,7 +37,9 @@ def invoices(request: Request) -> Response:
     """GET /v1/invoices: every invoice, newest first (size/offset only page legacy invoices)."""
     world = _state(request).world
     items = [invoice_resource(inv) for inv in sorted(world.invoices, key=lambda i: i["invoiceDate"], reverse=True)]
-    return json_response(collection(items, _self_uri(request)))
+    docs, nxt = listed_documents(world, lower_query(list(request.query_params.multi_items())))
+    items = sorted(items + docs, key=lambda i: i["invoiceDate"], reverse=True)
+    return json_response(collection(items, _self_uri(request), nxt))
 
 
 def invoice_by_id(request: Request) -> Response:
@@ -50,29 +54,39 @@ def summaries(request: Request) -> Response:
     """GET /v1/invoices/summaries: one InvoiceSummary per currency."""
     world = _state(request).world
     items = []
-    for cur in sorted({i["currency"] for i in world.invoices}):
-        invs = sorted((i for i in world.invoices if i["currency"] == cur), key=lambda i: i["invoiceDate"])
-        paid = [i for i in invs if i["paidAmount"] != 0]
-        summary: dict[str, Any] = {
-            "balanceAmount": sum((i["totalCharges"] + i["paidAmount"] for i in invs), Decimal("0.00")),
-            "currencyCode": cur,
-            "currencySymbol": SYMBOLS.get(cur, cur),
-            "accountingDate": f"{world.today.isoformat()}T00:00:00",
-            "firstInvoiceCreationDate": f"{invs[0]['invoiceDate'].isoformat()}T00:00:00Z",
-            "lastPaymentDate": f"{paid[-1]['invoiceDate'].isoformat()}T00:00:00Z" if paid else _SENTINEL,
-            "lastPaymentAmount": -paid[-1]["paidAmount"] if paid else Decimal(0),
-            "latestInvoiceDate": f"{invs[-1]['invoiceDate'].isoformat()}T00:00:00",
-        }
-        detail = dict(summary, attributes={"objectType": "InvoiceSummary"})
+    docs = [*world.invoices, *world.documents]  # credit notes and legacy invoices count in the balance
+    for cur in sorted({i["currency"] for i in docs}):
+        invs = sorted((i for i in docs if i["currency"] == cur), key=lambda i: i["invoiceDate"])
+        summary = _summary(world.today.isoformat(), cur, invs)
+        details = []
+        for kind in sorted({i.get("invoiceType", "OneTime") for i in invs}):
+            part = [i for i in invs if i.get("invoiceType", "OneTime") == kind]
+            detail = dict(_summary(world.today.isoformat(), cur, part), attributes={"objectType": "InvoiceSummary"})
+            details.append({"invoiceType": kind, "summary": detail})
         items.append(
             dict(
                 summary,
-                details=[{"invoiceType": "OneTime", "summary": detail}],
+                details=details,
                 links={"self": link("/invoices/summary")},
                 attributes={"objectType": "InvoiceSummary"},
             )
         )
     return json_response(collection(items, _self_uri(request)))
+
+
+def _summary(today: str, cur: str, invs: list[dict[str, Any]]) -> dict[str, Any]:
+    """InvoiceSummary fields over some documents of one currency (oldest first)."""
+    paid = [i for i in invs if i["paidAmount"] != 0]
+    return {
+        "balanceAmount": sum((i["totalCharges"] + i["paidAmount"] for i in invs), Decimal("0.00")),
+        "currencyCode": cur,
+        "currencySymbol": SYMBOLS.get(cur, cur),
+        "accountingDate": f"{today}T00:00:00",
+        "firstInvoiceCreationDate": f"{invs[0]['invoiceDate'].isoformat()}T00:00:00Z",
+        "lastPaymentDate": f"{paid[-1]['invoiceDate'].isoformat()}T00:00:00Z" if paid else _SENTINEL,
+        "lastPaymentAmount": -paid[-1]["paidAmount"] if paid else Decimal(0),
+        "latestInvoiceDate": f"{invs[-1]['invoiceDate'].isoformat()}T00:00:00",
+    }
 
 
 def _paged(request: Request, scope: str, total: int, fetch: Callable[[int, int], bytes]) -> Response:
@@ -121,10 +135,14 @@ def line_items(request: Request) -> Response:
     inv = world.invoice(request.path_params["invoice_id"])
     if inv is None:
         return pc_error(404, "1000", f"Invoice {request.path_params['invoice_id']} was not found.")
+    if inv.get("legacy"):
+        return legacy_line_items(request, world, inv, provider, kind)
+    if provider in ("onetime", "one_time") and kind == "usagelineitems":
+        return billed_usage(request, world, inv, _paged)
     if provider not in ("onetime", "one_time") or kind not in ("billinglineitems", "usagelineitems"):
         text = f"provider {provider!r} with invoicelineitemtype {kind!r} is not available for invoice {inv['id']}"
         return pc_error(400, "400", text + "; use provider=onetime.")
-    total = world.line_count(inv["id"]) if kind == "billinglineitems" else 0  # the world has no Azure usage yet
+    total = world.line_count(inv["id"])
     return _paged(
         request,
         f"{inv['id']}|{kind}",
@@ -139,13 +157,15 @@ def unbilled_line_items(request: Request) -> Response:
     provider, kind = _provider_and_type(request)
     query = lower_query(list(request.query_params.multi_items()))
     currency, period = query.get("currencycode", "").upper(), query.get("period", "").lower()
+    if provider in ("onetime", "one_time", "marketplace", "all") and kind == "usagelineitems":
+        return unbilled_usage(request, world, _paged)
     if provider not in ("onetime", "one_time", "all") or kind not in ("billinglineitems", "usagelineitems"):
         return pc_error(400, "400", f"provider {provider!r} with invoicelineitemtype {kind!r} is not supported.")
     if not currency or period not in ("current", "previous"):
         return pc_error(400, "400", "currencycode and period (current or previous) are required.")
     month = world.unbilled_month(period)
     rows = world.unbilled_rows(month) if month and currency == world.billing_currency else world.unbilled.clear()
-    total = rows.height if kind == "billinglineitems" else 0
+    total = rows.height
     scope = f"unbilled|{currency}|{period}|{kind}|{month}"
     return _paged(
         request, scope, total, lambda o, n: lines_json(world.unbilled_page_rows(rows, o, n), world.line_constants)

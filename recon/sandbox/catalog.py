@@ -65,12 +65,14 @@ class Availability:
     product: Product
     availability_id: str
     term: str  # P1M, P1Y, P3Y
-    plan: str  # monthly, annual
+    plan: str  # monthly, annual, triennial (P3Y paid upfront; bought through carts only)
 
     @property
     def term_and_billing_cycle(self) -> str:
         """The recon file's human text of term and billing plan."""
         term = {"P1M": "One-Month", "P1Y": "One-Year", "P3Y": "Three-Year"}[self.term]
+        if self.plan == "triennial":
+            return f"{term} commitment for triennial billing"
         return f"{term} commitment for {'monthly' if self.plan == 'monthly' else 'yearly'} billing"
 
     @property
@@ -78,7 +80,7 @@ class Availability:
         """`billingFrequency`: Monthly, Annual, or blank for a one-time (whole-term) charge."""
         if self.plan == "monthly":
             return "Monthly"
-        return "" if self.term == "P1Y" else "Annual"
+        return "" if self.term == "P1Y" or self.plan == "triennial" else "Annual"
 
 
 _PRODUCTS = [
@@ -106,7 +108,7 @@ def _availabilities() -> list[Availability]:
     for prod in PRODUCTS:
         plans = [("P1M", "monthly"), ("P1Y", "monthly"), ("P1Y", "annual")]
         if prod.family == "d365":
-            plans += [("P3Y", "monthly"), ("P3Y", "annual")]
+            plans += [("P3Y", "monthly"), ("P3Y", "annual"), ("P3Y", "triennial")]
         for term, plan in plans:
             out.append(Availability(prod, det_code(12, "avail", prod.product_id, term, plan), term, plan))
     return out
@@ -134,7 +136,7 @@ def _list_price(seed: int, avail: Availability, currency: str, before_change: bo
         return _cents(base * P1M_PREMIUM)
     if avail.plan == "monthly":
         return _cents(base * MONTHLY_BILLING_PREMIUM) if premium else base
-    return base * 12
+    return base * (36 if avail.plan == "triennial" else 12)
 
 
 @lru_cache(maxsize=1024)

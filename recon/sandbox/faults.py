@@ -18,7 +18,10 @@ KINDS = {
     "empty-next": "",
     "repeat-token": "",
     "strings": "",
+    "multigzip": "",
+    "bom": "",
 }
+BLOB_KINDS = ("multigzip", "bom")  # only ever decided for the blobs family (exports_api writes them)
 
 ROUTES = (
     "token",
@@ -36,7 +39,9 @@ ROUTES = (
     "operations",
     "blobs",
 )
-_SPEC = re.compile(r"^(?P<kind>[^:@]+):(?P<rate>[0-9.]+)(?::(?P<arg>[^@]+))?(?:@(?P<route>[a-z]+))?$")
+_SPEC = re.compile(
+    r"^(?P<kind>[^:@#]+):(?P<rate>[0-9.]+)(?::(?P<arg>[^@#]+))?(?:@(?P<route>[a-z]+))?(?:#(?P<times>[0-9]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -47,17 +52,19 @@ class Fault:
     rate: float
     arg: str
     route: str | None
+    times: int | None = None  # `#N`: the fault fires at most N times (e.g. only a first attempt)
 
     def __str__(self) -> str:
         arg = f":{self.arg}" if self.arg else ""
-        return f"{self.kind}:{self.rate}{arg}" + (f"@{self.route}" if self.route else "")
+        times = f"#{self.times}" if self.times is not None else ""
+        return f"{self.kind}:{self.rate}{arg}" + (f"@{self.route}" if self.route else "") + times
 
 
 def parse_fault(spec: str) -> Fault:
-    """Parse `KIND:RATE[:ARG][@ROUTE]`; ValueError for unknown kinds, routes or rates."""
+    """Parse `KIND:RATE[:ARG][@ROUTE][#N]`; ValueError for unknown kinds, routes or rates."""
     m = _SPEC.match(spec.strip())
     if not m:
-        raise ValueError(f"fault spec {spec!r} is not KIND:RATE[:ARG][@ROUTE]")
+        raise ValueError(f"fault spec {spec!r} is not KIND:RATE[:ARG][@ROUTE][#N]")
     kind, rate = m["kind"], float(m["rate"])
     if kind not in KINDS:
         raise ValueError(f"fault kind {kind!r} is not injected by this sandbox yet; known: {', '.join(KINDS)}")
@@ -72,18 +79,29 @@ def parse_fault(spec: str) -> Fault:
         float(arg)
     if kind == "token-expiry" and not (arg.isdigit() and int(arg) >= 1):
         raise ValueError(f"token-expiry needs a positive number of calls, not {arg!r}")
-    return Fault(kind, rate, arg, m["route"])
+    return Fault(kind, rate, arg, m["route"], int(m["times"]) if m["times"] else None)
 
 
 def route_family(path: str) -> str | None:
     """The fault route family of a request path (None for admin and discovery)."""
     p = path.lower()
+    if p.startswith("/v1.0/reports/partners/billing/"):
+        return "operations" if "/operations/" in p or "/manifests/" in p else "exports"
+    if p.startswith("/blobs/"):
+        return "blobs"
     if p.endswith("/oauth2/v2.0/token") or p.endswith("/oauth2/v2.0/devicecode"):
         return "token"
     if p.startswith("/v1/invoices"):
         return "lineitems" if "/lineitems" in p else "invoices"
     if p.startswith("/v1/"):
-        family = p.split("/")[2]
+        parts = p.rstrip("/").split("/")
+        if parts[2] == "customers" and len(parts) > 4:  # /v1/customers/{id}/<resource>...
+            if parts[4] == "carts":
+                return "checkout" if parts[-1] == "checkout" else "carts"
+            if parts[4] == "products":
+                return "catalog"
+            return parts[4] if parts[4] in ROUTES else "customers"
+        family = {"products": "catalog", "auditrecords": "audit"}.get(parts[2], parts[2])
         return family if family in ROUTES else None
     return None
 
@@ -95,6 +113,7 @@ class FaultPlan:
     faults: list[Fault]
     seed: int
     seen: dict[str, int] = field(default_factory=dict)
+    fired: dict[int, int] = field(default_factory=dict)  # fault position -> times injected (for `#N`)
 
     @classmethod
     def parse(cls, specs: list[str] | None, seed: int) -> FaultPlan:
@@ -106,10 +125,15 @@ class FaultPlan:
         if route is None or not self.faults:
             return None
         count = self.seen[key] = self.seen.get(key, 0) + 1
-        for fault in self.faults:
+        for pos, fault in enumerate(self.faults):
             if fault.kind == "token-expiry" or fault.route not in (None, route):
                 continue
+            if fault.kind in BLOB_KINDS and route != "blobs":
+                continue
+            if fault.times is not None and self.fired.get(pos, 0) >= fault.times:
+                continue
             if det_unit(self.seed, str(fault), route, key, count) < fault.rate:
+                self.fired[pos] = self.fired.get(pos, 0) + 1
                 return fault
         return None
 

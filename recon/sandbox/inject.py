@@ -59,14 +59,14 @@ CATALOGUE: dict[str, Kind] = {
         _k("duplicate_line", "R06", "R01,R09", "subscription,invoice,period", 0.0004, True),
         _k("credit_missing", "R07", "R01,R03", "subscription,period", 0.004, True),
         _k("credit_twice", "R07", "R01,R03", "subscription,period", 0.004, True),
-        _k("unbilled_vanished", "R08", "", "subscription,period", 0.0, False),
-        _k("unbilled_changed", "R08", "", "subscription,period", 0.0, False),
+        _k("unbilled_vanished", "R08", "", "subscription,period", 0.0004, True),
+        _k("unbilled_changed", "R08", "", "subscription,period", 0.0004, True),
         _k("invoice_total_off", "R09", "", "invoice,period", 0.3, True),
-        _k("usage_sum_off", "R10", "R09", "subscription,invoice,period", 0.0, False),
+        _k("usage_sum_off", "R10", "R09", "subscription,invoice,period", 0.001, True),
         _k("order_without_subscription", "R11", "", "order", 0.0, False),
         _k("subscription_without_order", "R11", "", "subscription", 0.0, False),
         _k("fx_rate_off", "R12", "R03", "subscription,invoice,period", 0.0004, True),
-        _k("usage_spike", "R13", "", "subscription,period", 0.0, False),
+        _k("usage_spike", "R13", "", "subscription,period", 0.01, True),
     ]
 }
 

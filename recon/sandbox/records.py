@@ -166,9 +166,10 @@ def render_lines(frame: pl.DataFrame, constants: dict[str, Any]) -> list[dict[st
     shown = frame.with_columns(pl.col(DATE_FIELDS).dt.strftime("%Y-%m-%dT00:00:00Z"))
     out = []
     for row in shown.to_dicts():
-        row.update(constants)
+        row.update({k: v for k, v in constants.items() if k not in row})  # per-line columns win (usage lines)
         row["alternateId"] = row["orderId"]
-        row["billableQuantity"] = row["quantity"]
+        row["billableQuantity"] = _trim(Decimal(row.get("billableQuantity", row["quantity"])), ONE)
+        row["unitPrice"] = _trim(row["unitPrice"], CENT)
         row["effectiveUnitPrice"] = _trim(row["effectiveUnitPrice"], CENT)
         row["pcToBCExchangeRate"] = _trim(row["pcToBCExchangeRate"], ONE)
         out.append({k: row[k] for k in LINE_FIELDS})
@@ -177,22 +178,32 @@ def render_lines(frame: pl.DataFrame, constants: dict[str, Any]) -> list[dict[st
 
 def lines_json(frame: pl.DataFrame, constants: dict[str, Any]) -> bytes:
     """The JSON array of OneTimeInvoiceLineItem resources for `frame`, written by polars (fast, exact)."""
+    shown = lines_shown(frame, constants)
+    return unmark(shown.write_json()) if shown.height else b"[]"
+
+
+def lines_shown(frame: pl.DataFrame, constants: dict[str, Any]) -> pl.DataFrame:
+    """The LINE_FIELDS columns of `frame` as written: dates as text, numbers as MARK + exact text."""
     literals = []
     for name, value in constants.items():
+        if name in frame.columns:  # per-line columns win over constants (usage lines, credit notes)
+            continue
         if name == "attributes":
             literals.append(pl.struct(pl.lit(value["objectType"]).alias("objectType")).alias(name))
         elif name == "productQualifiers":
             literals.append(pl.lit(value, dtype=pl.List(pl.String)).alias(name))
         else:
             literals.append(pl.lit(value).alias(name))
-    shown = frame.with_columns(
-        pl.col(DATE_FIELDS).dt.strftime("%Y-%m-%dT00:00:00Z"),
-        *_marked_numbers(),
-        *literals,
-        alternateId=pl.col("orderId"),
-        billableQuantity=pl.col("quantity"),
-    ).select(LINE_FIELDS)
-    return unmark(shown.write_json()) if shown.height else b"[]"
+    quantity = pl.col("billableQuantity") if "billableQuantity" in frame.columns else pl.col("quantity")
+    return (
+        frame.with_columns(
+            pl.col(DATE_FIELDS).dt.strftime("%Y-%m-%dT00:00:00Z"),
+            *literals,
+            billableQuantity=quantity,
+        )
+        .with_columns(*_marked_numbers(), alternateId=pl.col("orderId"))
+        .select(LINE_FIELDS)
+    )
 
 
 def _marked_numbers() -> list[pl.Expr]:
@@ -201,10 +212,16 @@ def _marked_numbers() -> list[pl.Expr]:
     def text(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.String)
 
-    eup = text("effectiveUnitPrice").str.replace(r"^(-?\d+\.\d\d\d*?)0+$", "${1}")
-    fx = text("pcToBCExchangeRate").str.replace(r"^(-?\d+)\.0+$", "${1}").str.replace(r"^(-?\d+\.\d*?)0+$", "${1}")
-    money = [(pl.lit(MARK) + text(c)).alias(c) for c in ("unitPrice", "subtotal", "taxTotal", "totalForCustomer")]
-    return [*money, (pl.lit(MARK) + eup).alias("effectiveUnitPrice"), (pl.lit(MARK) + fx).alias("pcToBCExchangeRate")]
+    def cents(name: str) -> pl.Expr:  # at least two places (unit prices of Azure meters carry more)
+        return text(name).str.replace(r"^(-?\d+\.\d\d\d*?)0+$", "${1}")
+
+    def whole(name: str) -> pl.Expr:  # as few places as the value needs (9 decimals of a rate, seats)
+        return text(name).str.replace(r"^(-?\d+)\.0+$", "${1}").str.replace(r"^(-?\d+\.\d*?)0+$", "${1}")
+
+    money = [(pl.lit(MARK) + text(c)).alias(c) for c in ("subtotal", "taxTotal", "totalForCustomer")]
+    trimmed = [(pl.lit(MARK) + cents(c)).alias(c) for c in ("unitPrice", "effectiveUnitPrice")]
+    trimmed += [(pl.lit(MARK) + whole(c)).alias(c) for c in ("pcToBCExchangeRate", "billableQuantity")]
+    return [*money, *trimmed]
 
 
 def _trim(value: Decimal, floor: Decimal) -> Decimal:
@@ -240,7 +257,9 @@ def _ts(d: date) -> str:
 def invoice_resource(inv: dict[str, Any]) -> dict[str, Any]:
     """The Invoice resource (billing.md §4.2) of one invoice record."""
     iid = inv["id"]
-    detail_uri = f"/invoices/{iid}/lineitems/OneTime/BillingLineItems"
+    item_type, provider, detail_uri = inv.get(
+        "detail", ("billing_line_items", "one_time", f"/invoices/{iid}/lineitems/OneTime/BillingLineItems")
+    )
     return {
         "id": iid,
         "invoiceDate": _ts(inv["invoiceDate"]),
@@ -254,16 +273,16 @@ def invoice_resource(inv: dict[str, Any]) -> dict[str, Any]:
         "taxReceipts": [],
         "invoiceDetails": [
             {
-                "invoiceLineItemType": "billing_line_items",
-                "billingProvider": "one_time",
+                "invoiceLineItemType": item_type,
+                "billingProvider": provider,
                 "links": {"self": {"uri": detail_uri, "method": "GET", "headers": []}},
                 "attributes": {"objectType": "InvoiceDetail"},
             }
         ],
-        "amendments": [],
-        "documentType": "invoice",
-        "amendsOf": "",
-        "invoiceType": "OneTime",
+        "amendments": [invoice_resource(a) for a in inv.get("amendments", [])],
+        "documentType": inv.get("documentType", "invoice"),
+        "amendsOf": inv.get("amendsOf", ""),
+        "invoiceType": inv.get("invoiceType", "OneTime"),
         "status": "active",
         "links": {"self": {"uri": f"/invoices/{iid}", "method": "GET", "headers": []}},
         "attributes": {"objectType": "Invoice"},

@@ -16,7 +16,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(dumps(body), status, media_type=JSON, headers=headers)
 
 
-def pc_error(status: int, code: str, description: str, headers: dict[str, str] | None = None) -> Response:
+def pc_error(status: int, code: str | int, description: str, headers: dict[str, str] | None = None) -> Response:
     """The Partner Center error body {code, description, data, source}."""
-    body = {"code": code, "description": description, "data": [], "source": "PartnerFD"}
+    body: dict[str, Any] = {"code": code, "description": description, "data": [], "source": "PartnerFD"}
     return json_response(body, status, headers)

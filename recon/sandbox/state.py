@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from recon.sandbox.commerce import Commerce
 from recon.sandbox.faults import FaultPlan
 from recon.sandbox.paging import TokenCodec
 from recon.sandbox.rand import det_guid, digest
@@ -58,15 +59,32 @@ class SandboxState:
         self.tokens = TokenStore()
         self.port = 0
         self.log: list[dict[str, Any]] = []
+        self.commerce = Commerce(seed)
         self.world: World = self._build(settings.today or DEFAULT_TODAY, settings.switches)
         self.user_upn = f"admin@{self.world.customers[0].domain.split('.')[0]}partner.onmicrosoft.com"
         self.faults = FaultPlan.parse(settings.faults, seed)
 
     def _build(self, today: date, switches: Mapping[str, str]) -> World:
         anchor = self.settings.today or DEFAULT_TODAY
-        return build_world(
-            self.settings.seed, self.settings.size, today, switches, self.settings.inject_rates, anchor=anchor
+        ledger = self.commerce
+        world = build_world(
+            self.settings.seed,
+            self.settings.size,
+            today,
+            switches,
+            self.settings.inject_rates,
+            anchor=anchor,
+            extra=ledger.extend_lines,
+            closed_early=frozenset(ledger.closed_early),
         )
+        if ledger.cases:  # targeted injections join the live answer key
+            world.answer_key = sorted([*world.answer_key, *ledger.cases], key=lambda r: (r["period"], r["kind"]))
+        return world
+
+    def rebuild(self) -> None:
+        """Rebuild the world at the current clock (after a change through the commerce API)."""
+        with self.lock:
+            self.world = self._build(self.today, self.world.switches)
 
     @property
     def today(self) -> date:
@@ -103,6 +121,8 @@ class SandboxState:
     def reset(self) -> None:
         """Back to the start: clock, switches, world, faults and request log (issued tokens stay valid)."""
         with self.lock:
+            self.commerce.reset()
+            self.__dict__.pop("exports_registry", None)  # v2 export operations (exports_api.registry)
             self.world = self._build(self.settings.today or DEFAULT_TODAY, self.settings.switches)
             self.faults = FaultPlan.parse(self.settings.faults, self.settings.seed)
             self.log.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,13 +12,19 @@ from typing import Any
 import polars as pl
 
 from recon.sandbox.billing import add_months
+from recon.sandbox.billing_switches import BILLING_DEFAULTS, check_billing_switch
 from recon.sandbox.catalog import EUR_VALUE
+from recon.sandbox.commerce_switches import COMMERCE_DEFAULTS, check_commerce_switch
 from recon.sandbox.inject import KEY_COLUMNS, Injector, resolve_rates
 from recon.sandbox.lifecycle import replay
 from recon.sandbox.lines import Line, Rating
 from recon.sandbox.population import Customer, Subscription, make_customers, make_subscriptions
 from recon.sandbox.rand import det_guid, det_int, stream
 from recon.sandbox.records import LINE_CONSTANTS, lines_frame, render_lines, subs_frame
+from recon.sandbox.world_billing import drifted_unbilled, finish, with_usage
+
+# The commerce ledger's hook: (rating, customers, subs, first world month, today, lines) -> lines.
+ExtraLines = Callable[[Rating, list[Customer], list[Subscription], date, date, list[Line]], list[Line]]
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,19 @@ def resolve_switches(size: str, switches: Mapping[str, str] | None) -> dict[str,
         "seat_rounding": "B",
         "token_lifetime_s": "3600",
         "customers": str(SIZES[size].customers),
+        **COMMERCE_DEFAULTS,
+        **BILLING_DEFAULTS,
     }
     for name, value in (switches or {}).items():
+        if name in COMMERCE_DEFAULTS:
+            out[name] = check_commerce_switch(name, value)
+            continue
+        if name in BILLING_DEFAULTS:
+            out[name] = check_billing_switch(name, value)
+            continue
         if name not in SWITCH_VALUES:
-            raise ValueError(f"unknown switch {name!r}; known: {', '.join(SWITCH_VALUES)}")
+            known = ", ".join([*SWITCH_VALUES, *COMMERCE_DEFAULTS, *BILLING_DEFAULTS])
+            raise ValueError(f"unknown switch {name!r}; known: {known}")
         value = str(value).upper() if name in ("billing_currency", "seat_rounding") else str(value)
         allowed = SWITCH_VALUES[name]
         if allowed is not None and value not in allowed:
@@ -104,6 +119,9 @@ class World:
     index: dict[str, tuple[int, int]] = field(default_factory=dict)
     partner_id: str = ""
     mpn_id: str = ""
+    usage: Any = None  # usage.Usage: Azure plans, daily rated usage rows (world_billing.finish)
+    documents: list[dict[str, Any]] = field(default_factory=list)  # legacy invoice, credit note
+    legacy_lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def billing_currency(self) -> str:
@@ -112,7 +130,7 @@ class World:
 
     def invoice(self, invoice_id: str) -> dict[str, Any] | None:
         """The invoice record with this id (case-insensitive), or None."""
-        for inv in self.invoices:
+        for inv in [*self.invoices, *self.documents]:
             if inv["id"].lower() == invoice_id.lower():
                 return inv
         return None
@@ -162,15 +180,20 @@ def build_world(
     switches: Mapping[str, str] | None = None,
     inject_rates: Mapping[str, float] | None = None,
     anchor: date | None = None,
+    extra: ExtraLines | None = None,
+    closed_early: frozenset[date] = frozenset(),
 ) -> World:
-    """Build the world; `anchor` (default `today`) fixes its population and months when the clock moves."""
+    """Build the world; `anchor` (default `today`) fixes its population and months when the clock moves.
+
+    `extra` (the commerce ledger's hook) may add subscriptions and lines after the generated replay;
+    `closed_early` holds months invoiced by the admin route /clock/close-month before their invoice date."""
     sw = resolve_switches(size, switches)
     rates = resolve_rates(inject_rates)
     today = today or DEFAULT_TODAY
     anchor = anchor or today
     spec = SIZES[size]
     window = closed_periods(seed, anchor, spec.closed_months)
-    closed = [p for p in _months(window[0], today) if invoice_date(seed, p) <= today]
+    closed = [p for p in _months(window[0], today) if invoice_date(seed, p) <= today or p in closed_early]
     rating = Rating(seed, sw["billing_currency"], sw["seat_rounding"])
     customers = make_customers(seed, int(sw["customers"]))
     subs = make_subscriptions(seed, customers, spec.subs_per_customer, window[0], anchor)
@@ -178,18 +201,22 @@ def build_world(
     horizon = add_months(today.replace(day=1), 1)
     for sub in subs:
         lines.extend(replay(rating, sub, customers[sub.customer], window[0], today, horizon))
+    if extra is not None:
+        lines = extra(rating, customers, subs, window[0], today, lines)
     inj = Injector(seed, rating, customers, subs, set(closed), rates)
     lines = inj.apply_lines(lines)
     cur = rating.billing_currency
     invoice_of = {p: invoice_id(seed, p, cur) for p in closed}
     frame = lines_frame(lines, invoice_of).join(subs_frame(subs, customers), on="sub", how="left")
+    frame, usage = with_usage(seed, rating, customers, window[0], today, closed, rates, invoice_of, frame)
     billed = frame.filter(pl.col("invoiceNumber") != "").sort(["invoiceNumber", "cust", "sub", "seq"])
-    unbilled = frame.filter(pl.col("invoiceNumber") == "").sort(["period", "cust", "sub", "seq"])
-    invoices, index = _invoices(seed, billed, closed, cur)
+    unbilled, drift = drifted_unbilled(seed, frame, closed, rates, customers, inj, invoice_of)
+    unbilled = unbilled.sort(["period", "cust", "sub", "seq"])
+    invoices, index = _invoices(seed, billed, closed, cur, closed_early)
     inj.apply_invoices(invoices, lambda iid: _odd_amount(seed, iid))
     for inv in invoices:
         inv["paidAmount"] = Decimal("0.00") if inv is invoices[-1] else -inv["totalCharges"]
-    return World(
+    world = World(
         seed,
         size,
         today,
@@ -206,6 +233,7 @@ def build_world(
         partner_id=det_guid(seed, "partner"),
         mpn_id=str(4000000 + det_int(seed, "mpn") % 999999),
     )
+    return finish(world, usage, drift, invoice_of)
 
 
 def _months(first: date, today: date) -> list[date]:
@@ -217,7 +245,7 @@ def _months(first: date, today: date) -> list[date]:
 
 
 def _invoices(
-    seed: int, billed: pl.DataFrame, closed: list[date], currency: str
+    seed: int, billed: pl.DataFrame, closed: list[date], currency: str, closed_early: frozenset[date] = frozenset()
 ) -> tuple[list[dict[str, Any]], dict[str, tuple[int, int]]]:
     sums = {
         r["invoiceNumber"]: (r["total"], r["n"])
@@ -232,7 +260,7 @@ def _invoices(
         invoices.append(
             {
                 "id": iid,
-                "invoiceDate": invoice_date(seed, period),
+                "invoiceDate": add_months(period, 1) if period in closed_early else invoice_date(seed, period),
                 "periodStart": period,
                 "periodEnd": add_months(period, 1) - timedelta(days=1),
                 "totalCharges": Decimal(total).quantize(Decimal("0.01")),

@@ -12,6 +12,8 @@ import pytest
 import requests
 
 from recon.sandbox import SandboxServer
+from recon.sandbox.billing_switches import BILLING_DEFAULTS
+from recon.sandbox.commerce_switches import COMMERCE_DEFAULTS
 from recon.sandbox.jsonenc import dumps, loads
 from recon.sandbox.records import LINE_FIELDS
 
@@ -61,6 +63,8 @@ def test_sandbox_json_contract(sandbox: SandboxServer, info: dict[str, Any]) -> 
         "seat_rounding": "B",
         "token_lifetime_s": "3600",
         "customers": "5",
+        **COMMERCE_DEFAULTS,
+        **BILLING_DEFAULTS,
     }
     assert len(info["client_secret"]) >= 32 and not info["client_secret"].isalnum()
 
@@ -154,9 +158,10 @@ def test_date_header_is_the_sandbox_clock(http: requests.Session, info: dict[str
 def test_invoice_collection_and_by_id(http: requests.Session, info: dict[str, Any], sandbox: SandboxServer) -> None:
     body = get(http, info, "/v1/invoices")
     assert body["attributes"] == {"objectType": "Collection"}
-    assert body["totalCount"] == len(body["items"]) == 3
+    assert body["totalCount"] == len(body["items"]) == 3 + len(sandbox.state.world.documents)
     assert body["links"]["self"]["uri"] == "/invoices"
-    for item in body["items"]:
+    monthly = {inv["id"] for inv in sandbox.state.world.invoices}  # documents: test_documents.py
+    for item in [i for i in body["items"] if i["id"] in monthly]:
         assert item["attributes"] == {"objectType": "Invoice"} and item["documentType"] == "invoice"
         assert item["invoiceType"] == "OneTime" and item["currencyCode"] == "EUR"
         assert isinstance(item["totalCharges"], Decimal)
@@ -272,7 +277,8 @@ def test_admin_api(
     assert admin.post(base + "/clock/advance", json={"days": "x"}).status_code == 400
     assert admin.post(base + "/reset").json() == {"today": "2025-11-10"}
     assert admin.get(base + "/requests").json() == []
-    assert len(get(http, info, "/v1/invoices")["items"]) == 3
+    items = get(http, info, "/v1/invoices")["items"]
+    assert len([i for i in items if (i["documentType"], i["invoiceType"]) == ("invoice", "OneTime")]) == 3
 
 
 def test_429_fault_with_retry_after(tmp_path) -> None:

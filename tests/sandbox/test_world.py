@@ -12,7 +12,10 @@ import polars as pl
 import pytest
 
 from recon.sandbox import SIZES, answer_key, write_answer_key
+from recon.sandbox.azure import AZURE_PRODUCT_ID
 from recon.sandbox.billing import rate_seat_line, tax_total
+from recon.sandbox.billing_switches import BILLING_DEFAULTS
+from recon.sandbox.commerce_switches import COMMERCE_DEFAULTS
 from recon.sandbox.inject import CATALOGUE, KEY_COLUMNS, resolve_rates
 from recon.sandbox.jsonenc import dumps
 from recon.sandbox.lifecycle import schedule
@@ -67,6 +70,9 @@ def test_every_line_has_every_field_and_consistent_amounts() -> None:
         assert list(ln) == LINE_FIELDS
         assert ln["attributes"] == {"objectType": "OneTimeInvoiceLineItem"}
         assert ln["totalForCustomer"] == ln["subtotal"] + ln["taxTotal"]
+        if ln["productId"] == AZURE_PRODUCT_ID:  # usage lines: quantity 1, billableQuantity the consumption
+            assert ln["quantity"] == 1 and ln["billableQuantity"] > 0 and ln["unitPrice"] > 0
+            continue
         assert ln["quantity"] == ln["billableQuantity"] > 0 and ln["unitPrice"] > 0
         assert (ln["subtotal"] < 0) == (ln["effectiveUnitPrice"] < 0)
         assert ln["orderDate"] == ln["chargeStartDate"]
@@ -184,6 +190,8 @@ def test_switches_and_rates_are_validated() -> None:
         "seat_rounding": "B",
         "token_lifetime_s": "3600",
         "customers": "5",
+        **COMMERCE_DEFAULTS,
+        **BILLING_DEFAULTS,
     }
     assert resolve_switches("small", {"customers": "7"})["customers"] == "7"
     for bad in ({"nope": "1"}, {"seat_rounding": "C"}, {"customers": "0"}, {"billing_currency": "XYZ"}):
@@ -196,7 +204,7 @@ def test_switches_and_rates_are_validated() -> None:
     with pytest.raises(ValueError, match="unknown injection kind"):
         resolve_rates({"bogus": 0.1})
     with pytest.raises(ValueError, match="does not generate yet"):
-        resolve_rates({"usage_spike": 0.1})
+        resolve_rates({"order_without_subscription": 0.1})
 
 
 def test_usd_billing_currency_converts_eur_prices() -> None:
@@ -235,7 +243,9 @@ def test_unbilled_months_follow_the_invoice_dates() -> None:
     assert early.unbilled_month("previous") == date(2025, 11, 1) and len(early.invoices) == 3
     november = early.render_unbilled(early.unbilled_rows(date(2025, 11, 1)), 0, 10**6)
     assert len(november) > len(lines)
-    assert [ln for ln in november if ln["orderDate"][:10] < "2025-11-10"] == lines  # the clock only adds
+    seats = [ln for ln in lines if ln["productId"] != AZURE_PRODUCT_ID]  # Azure lines grow with the month
+    later = [ln for ln in november if ln["orderDate"][:10] < "2025-11-10" and ln["productId"] != AZURE_PRODUCT_ID]
+    assert later == seats  # the clock only adds
 
 
 def test_sandbox_imports_nothing_else_from_recon() -> None:
