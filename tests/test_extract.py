@@ -123,7 +123,15 @@ def test_replay_rebuilds_the_tables_from_raw_files_alone(sb_settings: Settings, 
     from recon.settings import load_settings
 
     extract(sb_settings)
-    tables = ("raw.invoices", "raw.recon_lines", "raw.invoice_summaries", "raw.usage_lines")
+    tables = (
+        "raw.invoices",
+        "raw.recon_lines",
+        "raw.invoice_summaries",
+        "raw.usage_lines",
+        "raw.customers",
+        "raw.subscriptions",
+        "raw.order_lines",
+    )
     cols = "* EXCLUDE (load_id)"
     with reader(sb_settings.db) as con:
         before = {t: sorted(con.execute(f"SELECT {cols} FROM {t}").fetchall(), key=repr) for t in tables}

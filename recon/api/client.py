@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from recon.api.auth import BearerAuth, TokenProvider
+from recon.api.ratelimit import RateLimiter
 from recon.api.redact import install_log_redaction, redact
 from recon.api.retry import RetryableError, RetryPolicy, parse_retry_after
 from recon.api.tls import ssl_context
@@ -76,6 +77,7 @@ class PartnerCenterClient:
         settings: Settings,
         *,
         policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
         timeout: float = 60.0,
         correlation_id: str | None = None,
     ) -> None:
@@ -85,6 +87,8 @@ class PartnerCenterClient:
         self.correlation_id = correlation_id or str(uuid.uuid4())
         self.policy = policy or RetryPolicy()
         self.policy.on_retry = self._count_retry
+        self.limiter = limiter or RateLimiter()
+        self.tenant = settings.tenant_id or ""
         self.retries = 0
         self._provider = TokenProvider(settings, settings.pc_scope, self.policy)
         self._http = httpx.Client(
@@ -92,6 +96,7 @@ class PartnerCenterClient:
             verify=ssl_context(settings.ca_bundle),
             timeout=timeout,
             trust_env=False,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
             headers={"Accept": "application/json", "MS-CorrelationId": self.correlation_id},
         )
 
@@ -117,6 +122,7 @@ class PartnerCenterClient:
         return f"{self.base_url}/v1{path}" if not path.startswith("/v1/") else f"{self.base_url}{path}"
 
     def _once(self, method: str, url: str, params: Mapping[str, Any] | None, headers: dict[str, str]) -> httpx.Response:
+        self.limiter.wait(self.tenant, httpx.URL(url).path)
         try:
             response = self._http.request(method, url, params=params, headers=headers)
         except (httpx.TimeoutException, httpx.TransportError) as exc:

@@ -57,6 +57,7 @@ class Page:
     token_in: str | None = None
     token_out: str | None = None
     next: ResumePoint | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
 
 
 def _next_link(data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:

@@ -55,6 +55,13 @@ def config_show(ctx: click.Context) -> None:
     type=click.Choice(["current", "previous"]),
     help="Unbilled period to pull (repeatable; default both).",
 )
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Customers fetched in parallel (within the client-side rate limits).",
+)
 @db_option
 @click.pass_context
 def extract_cmd(
@@ -63,6 +70,7 @@ def extract_cmd(
     since: str | None,
     invoices: tuple[str, ...],
     periods: tuple[str, ...],
+    concurrency: int,
     db: Path | None,
 ) -> int:
     """Extract Partner Center data into the DuckDB file (each unit replaced atomically)."""
@@ -74,6 +82,7 @@ def extract_cmd(
             since=parse_month(since, "--since"),
             invoice_ids=invoices or None,
             periods=periods or ("current", "previous"),
+            concurrency=concurrency,
             reporter=reporter,
         )
     console.print(extract_table(summary))

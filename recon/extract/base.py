@@ -60,13 +60,29 @@ class ExtractContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+Prepare = Callable[[Mapping[str, Any], Mapping[str, str]], Iterable[Mapping[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Resource:
-    """Where a resource's items land: table, API field map and declared columns."""
+    """Where a resource's items land: table, API field map, declared columns.
+
+    `prepare` turns one raw item (and its page's context, e.g. the customer it was fetched for) into
+    the flat rows that land; raw files keep the items as received.
+    """
 
     table: str
     fields: Mapping[str, str]
     columns: tuple[tuple[str, str], ...]
+    prepare: Prepare | None = None
+
+    def rows(
+        self, items: Iterable[Mapping[str, Any]], context: Mapping[str, str], page_no: int
+    ) -> tuple[pa.Table, Counter[str]]:
+        """The page's items as a text table in canonical columns, with unknown-field counts."""
+        if self.prepare is not None:
+            items = [row for item in items for row in self.prepare(item, context)]
+        return normalise(items, self.fields, self.columns, page_no=page_no)
 
 
 Source = Callable[[ResumePoint | None], Iterable[Page]]
@@ -92,7 +108,7 @@ def _reuse(ctx: ExtractContext, prior: Unfinished, resource: Resource, folder: P
         if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
             return None
         items = list(read_page(path))
-        table, drift = normalise(items, resource.fields, resource.columns, page_no=int(entry["page"]))
+        table, drift = resource.rows(items, entry.get("context") or {}, int(entry["page"]))
         landing.tables.append(table)
         landing.drift.update(drift)
         landing.provenance.append(entry)
@@ -187,7 +203,7 @@ def _fetch_and_commit(
     load_folder = folder / load_id
     for page in pages:
         raw = write_page(load_folder, page.number, page.items)
-        table, page_drift = normalise(page.items, resource.fields, resource.columns, page_no=page.number)
+        table, page_drift = resource.rows(page.items, page.context, page.number)
         landing.tables.append(table)
         landing.drift.update(page_drift)
         landing.as_of = landing.as_of or page.response.date
@@ -201,6 +217,7 @@ def _fetch_and_commit(
                 "size": raw.size,
                 "sha256": raw.sha256,
                 "items": raw.lines,
+                **({"context": dict(page.context)} if page.context else {}),
             }
         )
         if page.next is not None:

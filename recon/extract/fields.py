@@ -11,7 +11,16 @@ from typing import Any
 import pyarrow as pa
 
 from recon.jsontext import dumps_exact
-from recon.store.schema import ESTIMATE_LINK, INVOICE, INVOICE_SUMMARY, RECON_LINE, USAGE_LINE
+from recon.store.schema import (
+    CUSTOMER,
+    ESTIMATE_LINK,
+    INVOICE,
+    INVOICE_SUMMARY,
+    ORDER_LINE,
+    RECON_LINE,
+    SUBSCRIPTION,
+    USAGE_LINE,
+)
 
 
 def _snake(name: str) -> str:
@@ -49,12 +58,35 @@ LEGACY_FIELDS = frozenset(
         "subscriptionName",
         "amount",
         "totalOtherDiscount",
+        # documented commerce fields recon does not model
+        "hasPurchasableAddons",
+        "billingCycleEndDateTime",
+        "commitmentEndDateTime",
+        "isMicrosoftProduct",
+        "publisherName",
+        "partnerId",
+        "attentionNeeded",
+        "actionTaken",
+        "contractType",
+        "partnerIdOnRecord",
+        "alternateId",
+        "currencySymbol",
+        "client",
+        "relationshipToPartner",
+        "allowDelegatedAccess",
+        "userCredentials",
+        "associatedPartnerId",
+        "customDomains",
+        "commerceId",
         "partnerBillableAccountId",
         "customerCompanyName",
     }
 )
 INVOICE_FIELDS = _field_map(INVOICE, {})
 INVOICE_SUMMARY_FIELDS = _field_map(INVOICE_SUMMARY, {})
+CUSTOMER_FIELDS = _field_map(CUSTOMER, {})
+SUBSCRIPTION_FIELDS = _field_map(SUBSCRIPTION, {})
+ORDER_LINE_FIELDS = _field_map(ORDER_LINE, {})
 ESTIMATE_LINK_FIELDS = _field_map(ESTIMATE_LINK, {})
 USAGE_LINE_FIELDS = _field_map(
     USAGE_LINE,
@@ -65,7 +97,7 @@ USAGE_LINE_FIELDS = _field_map(
         "resourceUri": "resource_uri",
     },
 )
-IGNORED = frozenset({"attributes"})
+IGNORED = frozenset({"attributes", "links"})
 
 
 def _text(value: Any) -> str | None:

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from recon.errors import ReconError
 from recon.extract.base import Resource
+from recon.extract.commerce import CUSTOMERS, ORDERS, SUBSCRIPTIONS
 from recon.extract.fields import normalise
 from recon.extract.invoices import ESTIMATE_LINKS, RESOURCE, SUMMARIES
 from recon.extract.lineitems import RECON, USAGE
@@ -21,7 +22,9 @@ from recon.store import open_writer
 from recon.store.loads import begin_load, commit_unit
 from recon.store.rawfiles import read_page
 
-RESOURCES: dict[str, Resource] = {r.table: r for r in (RESOURCE, SUMMARIES, ESTIMATE_LINKS, RECON, USAGE)}
+RESOURCES: dict[str, Resource] = {
+    r.table: r for r in (RESOURCE, SUMMARIES, ESTIMATE_LINKS, RECON, USAGE, CUSTOMERS, SUBSCRIPTIONS, ORDERS)
+}
 
 
 @dataclass
@@ -68,9 +71,7 @@ def replay(settings: Settings, *, dataset: str | None = None, unit: str | None =
                 path = settings.raw_dir / entry["file"]
                 if not path.exists():
                     raise ReconError(f"replay {meta['dataset']}/{meta['unit']}: raw file {path} is missing")
-                table, page_drift = normalise(
-                    list(read_page(path)), resource.fields, resource.columns, page_no=int(entry["page"])
-                )
+                table, page_drift = resource.rows(list(read_page(path)), entry.get("context") or {}, int(entry["page"]))
                 tables.append(table)
                 drift.update(page_drift)
             now = datetime.now(UTC)

@@ -8,15 +8,26 @@ from datetime import date
 from typing import Any
 
 from recon.api import PartnerCenterClient
+from recon.api.paging import Page
 from recon.errors import ReconError, UpstreamError
+from recon.extract import commerce, lineitems
 from recon.extract import invoices as inv
-from recon.extract import lineitems
 from recon.extract.base import ExtractContext, NullReporter, Reporter
 from recon.settings import Settings
 from recon.store import open_writer
 from recon.store.loads import UnitResult
 
-DATASETS: tuple[str, ...] = ("invoices", "recon-billed", "recon-unbilled", "usage-billed", "usage-unbilled")
+DATASETS: tuple[str, ...] = (
+    "customers",
+    "orders",
+    "subscriptions",
+    "invoices",
+    "recon-billed",
+    "recon-unbilled",
+    "usage-billed",
+    "usage-unbilled",
+)
+COMMERCE = frozenset({"customers", "orders", "subscriptions"})
 
 
 @dataclass
@@ -53,6 +64,12 @@ class Plan:
     invoices: Sequence[Mapping[str, Any]]
     currencies: Sequence[str]
     periods: Sequence[str]
+    customer_pages: Sequence[Page] = ()
+    concurrency: int = commerce.DEFAULT_CONCURRENCY
+
+    @property
+    def customer_ids(self) -> list[str]:
+        return [str(c["id"]) for p in self.customer_pages for c in p.items if c.get("id")]
 
     @property
     def invoice_ids(self) -> list[str]:
@@ -73,7 +90,13 @@ Step = Callable[[], UnitResult]
 
 def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int) -> Iterable[Step]:
     """The units of one dataset, as calls that land them."""
-    if name == "invoices":
+    if name == "customers":
+        yield lambda: commerce.extract_customers(ctx, plan.customer_pages)
+    elif name == "subscriptions":
+        yield lambda: commerce.extract_subscriptions(ctx, plan.customer_ids, plan.concurrency)
+    elif name == "orders":
+        yield lambda: commerce.extract_orders(ctx, plan.customer_ids, plan.concurrency)
+    elif name == "invoices":
         yield lambda: inv.extract_summaries(ctx)
         for invoice_id in plan.invoice_ids:
             yield lambda i=invoice_id: inv.extract_invoice(ctx, i)  # type: ignore[misc]
@@ -117,6 +140,7 @@ def extract(
     invoice_ids: Sequence[str] | None = None,
     periods: Sequence[str] = lineitems.PERIODS,
     page_size: int = lineitems.PAGE_SIZE,
+    concurrency: int = commerce.DEFAULT_CONCURRENCY,
     reporter: Reporter | None = None,
     client: PartnerCenterClient | None = None,
 ) -> ExtractSummary:
@@ -139,17 +163,34 @@ def extract(
                 statements_dir=settings.data_dir / "statements",
                 reporter=reporter or NullReporter(),
             )
+            billing = [n for n in chosen if n not in COMMERCE]
+            listed: list[Mapping[str, Any]] = []
+            customer_pages: list[Page] = []
             try:
-                listed: list[Mapping[str, Any]] = inv.list_invoices(ctx)
+                if billing:
+                    listed = inv.list_invoices(ctx)
             except UpstreamError as exc:
-                for name in chosen:
+                for name in billing:
                     summary.results[name] = DatasetResult(name, error=str(exc))
-                return summary
+                chosen = [n for n in chosen if n in COMMERCE]
+            try:
+                if COMMERCE & set(chosen):
+                    customer_pages = commerce.list_customers(ctx)
+            except UpstreamError as exc:
+                for name in COMMERCE & set(chosen):
+                    summary.results[name] = DatasetResult(name, error=str(exc))
+                chosen = [n for n in chosen if n not in COMMERCE]
             scope = [i for i in inv.select(listed, since=since, ids=invoice_ids) if i.get("id")]
             missing = sorted({i.lower() for i in invoice_ids or []} - {str(s["id"]).lower() for s in scope})
-            if missing:
+            if missing and billing:
                 raise ReconError(f"invoice(s) not found: {', '.join(missing)}")
-            plan = Plan(invoices=scope, currencies=_currencies(listed), periods=tuple(periods))
+            plan = Plan(
+                invoices=scope,
+                currencies=_currencies(listed),
+                periods=tuple(periods),
+                customer_pages=customer_pages,
+                concurrency=concurrency,
+            )
             for name in chosen:
                 result = summary.results.setdefault(name, DatasetResult(name))
                 _run(result, _steps(name, ctx, plan, page_size))

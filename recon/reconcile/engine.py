@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import duckdb
 import polars as pl
 
-from recon.reconcile.frames import SEVERITIES, empty_findings
+from recon.reconcile.frames import SEVERITIES, conform, empty_findings
+from recon.reconcile.rating import EXPECTED_SCHEMA, expected_charges
 from recon.reconcile.tieout import r09_invoice_tieout, tieout
 from recon.settings import Settings
 from recon.store import open_writer
 from recon.store.schema import FINDINGS, TIEOUT
+from recon.store.sql import first_row
 from recon.transform import build_staging
+from recon.transform.events import fx_rates, rateable, subscription_events
 
 UNIT_LOADS = """
 SELECT dataset, unit, status FROM (
@@ -81,10 +84,54 @@ def _write_findings(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, now:
 
 
 RuleFn = Callable[[dict[str, pl.LazyFrame]], pl.LazyFrame]
-RULES: tuple[tuple[str, RuleFn], ...] = (("R09", lambda f: r09_invoice_tieout(f["tieout"])),)
 
 
-def reconcile(settings: Settings, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ReconcileSummary:
+def r00_no_history(frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """R00 (info): a subscription whose order history cannot be rated is reported, never guessed."""
+    return conform(
+        frames["unrated"].with_columns(
+            pl.lit("R00-no-history").alias("rule"),
+            pl.lit("info").alias("severity"),
+            pl.lit("amount").alias("measure"),
+            pl.concat_str(
+                pl.lit("Subscription "), "subscription_id", pl.lit(" is not shadow-rated: "), "reason", pl.lit(".")
+            ).alias("explanation"),
+            pl.struct("subscription_id", "reason").struct.json_encode().alias("evidence"),
+            pl.lit("history").alias("charge_type"),
+        )
+    )
+
+
+RULES: tuple[tuple[str, RuleFn], ...] = (
+    ("R00", r00_no_history),
+    ("R09", lambda f: r09_invoice_tieout(f["tieout"])),
+)
+
+
+def _as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The source's clock of the newest complete load: rating runs up to it, never to the wall clock."""
+    row = first_row(con.execute("SELECT max(as_of) FROM meta.loads WHERE status = 'complete'"))
+    return row[0].date() if row and row[0] else None
+
+
+def _expected(frames: dict[str, pl.LazyFrame], as_of: date | None, rounding: str) -> pl.DataFrame:
+    """Shadow-rate every subscription with a rateable history, for the billing periods in the data."""
+    events = subscription_events(frames["orders"], frames["subscriptions"])
+    good, unrated = rateable(events)
+    frames["unrated"] = unrated.collect().lazy()
+    periods = frames["lines"].select("period", pl.col("currency").alias("billing_currency")).unique().collect()
+    if as_of is None or periods.is_empty():
+        return pl.DataFrame(schema=EXPECTED_SCHEMA)
+    currency = periods.group_by("billing_currency").len().sort("len", descending=True)["billing_currency"][0]
+    expected = expected_charges(
+        good, fx_rates(frames["lines"]), billing_currency=currency, until=as_of, rounding=rounding
+    )
+    return expected.join(periods.lazy().select("period").unique(), on="period", how="semi").collect()
+
+
+def reconcile(
+    settings: Settings, *, rounding: str = "B", clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> ReconcileSummary:
     """Rebuild staging, tie-outs and findings from what the database holds."""
     summary = ReconcileSummary()
     with open_writer(settings.db) as con:
@@ -94,8 +141,12 @@ def reconcile(settings: Settings, *, clock: Callable[[], datetime] = lambda: dat
             "lines": _frame(con, "SELECT * FROM stg.recon_lines"),
             "unit_loads": _frame(con, UNIT_LOADS),
         }
+        for name in ("subscriptions", "orders", "usage_lines"):
+            frames[name] = _frame(con, f"SELECT * FROM stg.{name}")
         tie = tieout(frames["invoices"], frames["lines"], frames["unit_loads"]).collect()
         frames["tieout"] = tie.lazy()
+        expected = _expected(frames, _as_of(con), rounding)
+        frames["expected"] = expected.lazy()
         findings = pl.concat([empty_findings(), *(fn(frames) for _, fn in RULES)], how="vertical").collect()
         con.execute("BEGIN TRANSACTION")
         try:
@@ -104,6 +155,12 @@ def reconcile(settings: Settings, *, clock: Callable[[], datetime] = lambda: dat
             names = ", ".join(name for name, _ in TIEOUT)
             con.execute(f"INSERT INTO recon.tieout ({names}) SELECT {names} FROM _tieout ORDER BY invoice_number")
             con.unregister("_tieout")
+            con.register("_expected", expected.to_arrow())
+            con.execute(
+                "CREATE OR REPLACE TABLE recon.expected_charges AS SELECT * FROM _expected "
+                "ORDER BY subscription_id, order_date, charge_start, event_id, sign DESC"
+            )
+            con.unregister("_expected")
             _write_findings(con, findings, clock())
             con.execute("COMMIT")
         except Exception:

@@ -135,6 +135,8 @@ def _misfit_expr(name: str, sql_type: str) -> str | None:
     if sql_type in ("VARCHAR", "JSON"):
         return None
     present = f"{col} IS NOT NULL AND {col} <> ''"
+    if sql_type == "INTEGER":
+        return f"{present} AND TRY_CAST({col} AS INTEGER) IS NULL"
     if sql_type.startswith("DECIMAL"):
         scale = int(sql_type.rstrip(")").split(",")[1])
         too_precise = f"length(rtrim(regexp_extract({col}, '\\.(\\d+)', 1), '0')) > {scale}"

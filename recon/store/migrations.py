@@ -24,6 +24,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "schemas, load bookkeeping, raw invoices and reconciliation lines, findings", schema.V1),
     Migration(2, "raw invoice summaries, estimate links and daily rated usage lines", schema.V2),
+    Migration(3, "raw customers, subscriptions and order lines (dated snapshots)", schema.V3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -173,6 +173,65 @@ USAGE_LINE = (
     ("billing_provider", "VARCHAR"),
 )
 
+CUSTOMER = (
+    ("id", "VARCHAR"),
+    ("commerce_id", "VARCHAR"),
+    ("tenant_id", "VARCHAR"),
+    ("domain", "VARCHAR"),
+    ("company_name", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("relationship_to_partner", "VARCHAR"),
+)
+
+SUBSCRIPTION = (
+    ("id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("offer_id", "VARCHAR"),
+    ("offer_name", "VARCHAR"),
+    ("friendly_name", "VARCHAR"),
+    ("quantity", QTY),
+    ("unit_type", "VARCHAR"),
+    ("creation_date", "TIMESTAMP"),
+    ("effective_start_date", "TIMESTAMP"),
+    ("commitment_end_date", "TIMESTAMP"),
+    ("cancellation_allowed_until_date", "TIMESTAMP"),
+    ("billing_cycle_end_date", "TIMESTAMP"),
+    ("status", "VARCHAR"),
+    ("auto_renew_enabled", "VARCHAR"),
+    ("billing_type", "VARCHAR"),
+    ("billing_cycle", "VARCHAR"),
+    ("term_duration", "VARCHAR"),
+    ("renewal_term_duration", "VARCHAR"),
+    ("is_trial", "VARCHAR"),
+    ("order_id", "VARCHAR"),
+    ("promotion_id", "VARCHAR"),
+    ("refundable_quantity", "JSON"),
+)
+
+ORDER_LINE = (
+    ("order_id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("order_billing_cycle", "VARCHAR"),
+    ("currency_code", "VARCHAR"),
+    ("creation_date", "TIMESTAMP"),
+    ("status", "VARCHAR"),
+    ("order_transaction_type", "VARCHAR"),
+    ("line_item_number", "INTEGER"),
+    ("offer_id", "VARCHAR"),
+    ("term_duration", "VARCHAR"),
+    ("transaction_type", "VARCHAR"),
+    ("friendly_name", "VARCHAR"),
+    ("quantity", QTY),
+    ("subscription_id", "VARCHAR"),
+    ("promotion_id", "VARCHAR"),
+    ("list_price", PRICE),
+    ("discounted_price", PRICE),
+    ("prorated_price", PRICE),
+    ("price", PRICE),
+    ("extended_price", AMOUNT),
+    ("total_price", AMOUNT),
+)
+
 FINDINGS = (
     ("finding_id", "VARCHAR"),
     ("rule", "VARCHAR"),
@@ -253,6 +312,15 @@ RAW_TABLES_V2 = {
     "raw.usage_lines": LINE_KEY + USAGE_LINE + (("extra", "JSON"),),
 }
 RAW_TABLES.update(RAW_TABLES_V2)
+
+RAW_TABLES_V3 = {
+    "raw.customers": LINE_KEY + CUSTOMER + (("extra", "JSON"),),
+    "raw.subscriptions": LINE_KEY + SUBSCRIPTION + (("extra", "JSON"),),
+    "raw.order_lines": LINE_KEY + ORDER_LINE + (("extra", "JSON"),),
+}
+RAW_TABLES.update(RAW_TABLES_V3)
+
+V3: tuple[str, ...] = tuple(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V3.items())
 
 V2: tuple[str, ...] = (
     *(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V2.items()),

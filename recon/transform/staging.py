@@ -6,6 +6,7 @@ import duckdb
 
 from recon.store.schema import RECON_LINE, USAGE_LINE
 from recon.store.sql import first_row
+from recon.transform import commerce
 
 _COMPLETE = (
     "SELECT load_id FROM (SELECT load_id, row_number() OVER (PARTITION BY dataset, unit ORDER BY finished_at DESC) "
@@ -130,7 +131,7 @@ WHERE s.load_id IN (
 )
 """
 
-STATEMENTS = (STG_INVOICES, STG_RECON_LINES, STG_USAGE_LINES, STG_INVOICE_SUMMARIES)
+STATEMENTS = (STG_INVOICES, STG_RECON_LINES, STG_USAGE_LINES, STG_INVOICE_SUMMARIES, *commerce.STATEMENTS)
 
 
 def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -144,7 +145,15 @@ def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute("ROLLBACK")
         raise
     counts = {}
-    for table in ("invoices", "recon_lines", "usage_lines", "invoice_summaries"):
+    for table in (
+        "invoices",
+        "recon_lines",
+        "usage_lines",
+        "invoice_summaries",
+        "customers",
+        "subscriptions",
+        "orders",
+    ):
         row = first_row(con.execute(f"SELECT count(*) FROM stg.{table}"))
         counts[table] = int(row[0]) if row else 0
     return counts

@@ -1,0 +1,127 @@
+"""Subscription events and exchange rates for the shadow rater, as pure functions over frames."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+QTY = pl.Decimal(18, 6)
+PRICE = pl.Decimal(38, 15)
+RATE = pl.Decimal(18, 9)
+# Order line transaction types -> rater events (docs/rating.md).
+EVENT_OF = {"new": "purchase", "addQuantity": "add", "removeQuantity": "remove", "cancel": "cancel", "renew": "renew"}
+RATED_PLANS = {("P1M", "monthly"), ("P1Y", "monthly"), ("P1Y", "annual"), ("P3Y", "monthly"), ("P3Y", "annual"),
+               ("P3Y", "triennial")}  # fmt: skip
+
+
+def subscription_events(orders: pl.LazyFrame, subscriptions: pl.LazyFrame) -> pl.LazyFrame:
+    """One rater event per order line (purchase, add, remove, cancel, renew) with the seat count after it.
+
+    Order lines carry what they bought, added or removed; the count after each event is a running sum that
+    restarts at every purchase and renewal. Term and billing plan come from the subscription.
+    """
+    plans = subscriptions.select(
+        "subscription_id", pl.col("customer_id").alias("sub_customer"), "term", "billing"
+    ).unique("subscription_id")
+    lines = (
+        orders.filter(pl.col("subscription_id").is_not_null() & pl.col("transaction_type").is_in(list(EVENT_OF)))
+        .with_columns(pl.col("transaction_type").replace_strict(EVENT_OF).alias("event"))
+        .sort("subscription_id", "ordered_at", "order_id", "line_number")
+    )
+    absolute = pl.col("event").is_in(["purchase", "renew"])
+    delta = (
+        pl.when(pl.col("event") == "add")
+        .then(pl.col("quantity"))
+        .when(pl.col("event") == "remove")
+        .then(-pl.col("quantity"))
+        .otherwise(pl.lit(Decimal(0)))
+        .cast(QTY)
+    )
+    with_counts = (
+        lines.with_columns(
+            absolute.cast(pl.Int32).cum_sum().over("subscription_id").alias("segment"),
+            delta.alias("delta"),
+            pl.when(absolute).then(pl.col("quantity")).otherwise(None).cast(QTY).alias("base"),
+        )
+        .with_columns(
+            (
+                pl.col("base").fill_null(strategy="forward").over("subscription_id", "segment").fill_null(Decimal(0))
+                + pl.col("delta").cum_sum().over("subscription_id", "segment")
+            )
+            .cast(QTY)
+            .alias("after")
+        )
+        .with_columns(pl.when(pl.col("event") == "cancel").then(pl.lit(Decimal(0))).otherwise("after").cast(QTY))
+    )
+    discount = (
+        pl.when(pl.col("list_price") > pl.col("unit_price"))
+        .then(
+            (pl.col("list_price") - pl.col("unit_price")).cast(pl.Decimal(38, 18))
+            / pl.col("list_price").cast(pl.Decimal(38, 18))
+        )
+        .otherwise(None)
+        .cast(RATE)
+    )
+    return with_counts.join(plans, on="subscription_id", how="inner").select(
+        "subscription_id",
+        pl.coalesce("customer_id", "sub_customer").alias("customer_id"),
+        "order_id",
+        pl.concat_str("order_id", pl.col("line_number").cast(pl.String), separator="#").alias("event_id"),
+        "event",
+        pl.col("order_date").alias("event_date"),
+        pl.col("after").alias("quantity"),
+        "term",
+        "billing",
+        pl.coalesce("list_price", "unit_price").cast(PRICE).alias("unit_price"),
+        discount.alias("promotion_discount"),
+        "pricing_currency",
+    )
+
+
+def rateable(events: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Split events into those the rater can rate (one purchase, a known plan) and the subscriptions it cannot."""
+    per_sub = events.group_by("subscription_id").agg(
+        (pl.col("event") == "purchase").sum().alias("purchases"),
+        pl.struct("term", "billing").n_unique().alias("plans"),
+        pl.col("term").first(),
+        pl.col("billing").first(),
+        pl.col("customer_id").first(),
+        (pl.col("event_date").min() < pl.col("event_date").filter(pl.col("event") == "purchase").min()).alias("early"),
+    )
+    known = pl.concat_str("term", "billing", separator="/").is_in([f"{t}/{b}" for t, b in sorted(RATED_PLANS)])
+    ok = per_sub.filter((pl.col("purchases") == 1) & (pl.col("plans") == 1) & known & ~pl.col("early").fill_null(False))
+    good = events.join(ok.select("subscription_id"), on="subscription_id", how="semi")
+    missing = per_sub.join(ok.select("subscription_id"), on="subscription_id", how="anti").select(
+        "subscription_id",
+        "customer_id",
+        pl.when(pl.col("purchases") == 0)
+        .then(pl.lit("the order history does not reach back to the purchase"))
+        .when(~known)
+        .then(pl.concat_str(pl.lit("the plan "), "term", pl.lit("/"), "billing", pl.lit(" is not rated")))
+        .otherwise(pl.lit("the order history is inconsistent (several purchases or plans)"))
+        .alias("reason"),
+    )
+    return good, missing
+
+
+def fx_rates(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """The exchange rate of each currency pair and month: the rate most billed lines use (ties: the lower)."""
+    return (
+        lines.filter(
+            pl.col("pc_to_bc_exchange_rate").is_not_null()
+            & pl.col("pricing_currency").is_not_null()
+            & pl.col("charge_start").is_not_null()
+        )
+        .with_columns(
+            pl.col("charge_start").dt.truncate("1mo").alias("month"),
+            pl.col("pc_to_bc_exchange_rate").cast(RATE).alias("rate"),
+            pl.col("pc_to_bc_exchange_rate_date").cast(pl.Date).alias("rate_date"),
+        )
+        .group_by("pricing_currency", pl.col("currency").alias("billing_currency"), "month", "rate")
+        .agg(pl.len().alias("n"), pl.col("rate_date").min())
+        .sort("n", "rate", descending=[True, False])
+        .group_by("pricing_currency", "billing_currency", "month", maintain_order=True)
+        .first()
+        .select("pricing_currency", "billing_currency", "month", "rate", "rate_date")
+    )
