@@ -14,7 +14,8 @@ from recon.settings import Settings, load_settings
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
     """A running tiny sandbox (seed 1, default injection rates), shared by the session."""
-    with SandboxServer(tmp_path_factory.mktemp("sandbox-main")) as server:
+    # Retry-After of running exports is 0 here; waiting on it is tested with the sandbox itself.
+    with SandboxServer(tmp_path_factory.mktemp("sandbox-main"), switches={"export_retry_after_s": "0"}) as server:
         yield server
 
 

@@ -15,14 +15,14 @@ import httpx
 from recon.api.auth import BearerAuth, TokenProvider
 from recon.api.ratelimit import RateLimiter
 from recon.api.redact import install_log_redaction, redact
-from recon.api.retry import RetryableError, RetryPolicy, parse_retry_after
+from recon.api.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, parse_retry_after
 from recon.api.tls import ssl_context
 from recon.errors import UpstreamError
 from recon.jsontext import loads_exact
 from recon.settings import Settings
 
 log = logging.getLogger("recon.api")
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_STATUSES = RETRYABLE_STATUS
 
 
 @dataclass(frozen=True)
@@ -80,17 +80,19 @@ class PartnerCenterClient:
         limiter: RateLimiter | None = None,
         timeout: float = 60.0,
         correlation_id: str | None = None,
+        graph: bool = False,
     ) -> None:
         install_log_redaction()
         self.settings = settings
-        self.base_url = settings.pc_base_url
+        self.graph = graph
+        self.base_url = settings.graph_base_url if graph else settings.pc_base_url
         self.correlation_id = correlation_id or str(uuid.uuid4())
         self.policy = policy or RetryPolicy()
         self.policy.on_retry = self._count_retry
         self.limiter = limiter or RateLimiter()
         self.tenant = settings.tenant_id or ""
         self.retries = 0
-        self._provider = TokenProvider(settings, settings.pc_scope, self.policy)
+        self._provider = TokenProvider(settings, settings.graph_scope if graph else settings.pc_scope, self.policy)
         self._http = httpx.Client(
             auth=BearerAuth(self._provider),
             verify=ssl_context(settings.ca_bundle),
@@ -119,12 +121,21 @@ class PartnerCenterClient:
         if path.startswith(("https://", "http://")):
             return path
         path = path if path.startswith("/") else f"/{path}"
-        return f"{self.base_url}/v1{path}" if not path.startswith("/v1/") else f"{self.base_url}{path}"
+        if self.graph or path.startswith("/v1/"):
+            return f"{self.base_url}{path}"
+        return f"{self.base_url}/v1{path}"
 
-    def _once(self, method: str, url: str, params: Mapping[str, Any] | None, headers: dict[str, str]) -> httpx.Response:
+    def _once(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+        body: Any = None,
+    ) -> httpx.Response:
         self.limiter.wait(self.tenant, httpx.URL(url).path)
         try:
-            response = self._http.request(method, url, params=params, headers=headers)
+            response = self._http.request(method, url, params=params, headers=headers, json=body)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise RetryableError(f"{method} {redact(url)}: {type(exc).__name__}") from None
         if response.status_code in RETRY_STATUSES:
@@ -142,14 +153,16 @@ class PartnerCenterClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         accept: str = "application/json",
+        body: Any = None,
     ) -> httpx.Response:
         """Send one logical call (one MS-RequestId across its retries); raise UpstreamError on failure."""
         url = self.url(path)
         request_id = str(uuid.uuid4())
-        all_headers = {"MS-RequestId": request_id, "Accept": accept, **(headers or {})}
+        ids = {"client-request-id": request_id} if self.graph else {"MS-RequestId": request_id}
+        all_headers = {**ids, "Accept": accept, **(headers or {})}
 
         def attempt() -> httpx.Response:
-            return self._once(method, url, params, all_headers)
+            return self._once(method, url, params, all_headers, body)
 
         try:
             response = self.policy.call(attempt)

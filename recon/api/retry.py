@@ -13,6 +13,7 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class RetryableError(Exception):

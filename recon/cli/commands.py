@@ -56,6 +56,13 @@ def config_show(ctx: click.Context) -> None:
     help="Unbilled period to pull (repeatable; default both).",
 )
 @click.option(
+    "--api",
+    type=click.Choice(["v1", "v2", "auto"]),
+    default="auto",
+    show_default=True,
+    help="Line items through v1 (paged REST), v2 (Graph exports) or per unit (auto: v2 where it covers the period).",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
     default=8,
@@ -70,6 +77,7 @@ def extract_cmd(
     since: str | None,
     invoices: tuple[str, ...],
     periods: tuple[str, ...],
+    api: str,
     concurrency: int,
     db: Path | None,
 ) -> int:
@@ -83,6 +91,7 @@ def extract_cmd(
             invoice_ids=invoices or None,
             periods=periods or ("current", "previous"),
             concurrency=concurrency,
+            api=api,
             reporter=reporter,
         )
     console.print(extract_table(summary))
@@ -141,6 +150,35 @@ def exit_for(worst_open: str | None, fail_on: str) -> int:
     if fail_on == "never" or worst_open is None:
         return EXIT_OK
     return EXIT_FINDINGS if SEVERITIES.index(worst_open) >= SEVERITIES.index(fail_on) else EXIT_OK
+
+
+@click.command("evaluate")
+@click.option(
+    "--answer-key",
+    "answer_key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The sandbox's answer key (.parquet or .csv).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@db_option
+@click.pass_context
+def evaluate_cmd(ctx: click.Context, answer_key: Path, as_json: bool, db: Path | None) -> None:
+    """Precision and recall per rule of the findings against a sandbox answer key."""
+    import json
+
+    from recon.reconcile.evaluate import evaluate_db
+
+    table = evaluate_db(settings_from(ctx, db=db), answer_key)
+    if as_json:
+        click.echo(json.dumps(table.to_dicts(), indent=1))
+        return
+    out = Table(title="Accuracy per rule (findings above info)", title_justify="left")
+    for col in table.columns:
+        out.add_column(col, justify="left" if col == "rule" else "right")
+    for row in table.iter_rows():
+        out.add_row(*("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(out)
 
 
 @click.command("report")
@@ -216,4 +254,4 @@ def demo_cmd(ctx: click.Context, db: Path | None, seed: int, size: str, no_dashb
     return EXIT_OK
 
 
-ALL = (config_group, extract_cmd, load_group, reconcile_cmd, report_cmd, dashboard_cmd, demo_cmd)
+ALL = (config_group, extract_cmd, load_group, reconcile_cmd, evaluate_cmd, report_cmd, dashboard_cmd, demo_cmd)

@@ -16,6 +16,8 @@ def extract_table(summary: ExtractSummary) -> Table:
         table.add_column(col, justify="right" if col in ("units", "rows", "quarantined") else "left")
     for r in summary.results.values():
         status = "[green]ok[/]" if r.ok else f"[red]failed[/]: {r.error}"
+        if r.notes:
+            status += "".join(f"\n[yellow]note[/]: {n}" for n in r.notes)
         table.add_row(r.dataset, str(r.units), f"{r.rows:,}", str(r.quarantined), status)
     return table
 

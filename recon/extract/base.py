@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from recon.api import Page, PartnerCenterClient
+from recon.api.exports import BlobDownloader
 from recon.api.paging import ResumePoint
 from recon.errors import ReconError, UpstreamError
 from recon.extract.fields import normalise
@@ -58,6 +59,8 @@ class ExtractContext:
     statements_dir: Path
     reporter: Reporter = field(default_factory=NullReporter)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    graph: PartnerCenterClient | None = None
+    blobs: BlobDownloader | None = None
 
 
 Prepare = Callable[[Mapping[str, Any], Mapping[str, str]], Iterable[Mapping[str, Any]]]

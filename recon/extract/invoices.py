@@ -29,7 +29,8 @@ def list_invoices(ctx: ExtractContext) -> list[Mapping[str, Any]]:
     return out
 
 
-def _period_start(invoice: Mapping[str, Any]) -> date | None:
+def period_start(invoice: Mapping[str, Any]) -> date | None:
+    """First day of an invoice's billing period (None when the invoice does not say)."""
     value = str(invoice.get("billingPeriodStartDate") or "")[:10]
     try:
         return date.fromisoformat(value) if value and not value.startswith("0001") else None
@@ -47,7 +48,7 @@ def select(
         inv_id = str(inv.get("id", ""))
         if wanted is not None and inv_id.lower() not in wanted:
             continue
-        start = _period_start(inv)
+        start = period_start(inv)
         if since is not None and start is not None and start < since:
             continue
         chosen.append(inv)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from recon.api.exports import run_export
 from recon.api.paging import OffsetPaginator, SeekPaginator
+from recon.errors import UpstreamError
 from recon.extract.base import ExtractContext, Resource, land_unit
 from recon.extract.fields import RECON_LINE_FIELDS, USAGE_LINE_FIELDS
 from recon.store.loads import UnitResult
@@ -96,4 +98,41 @@ def extract_unbilled(
         source=lambda resume: SeekPaginator("/invoices/unbilled/lineitems", params).pages(ctx.client, resume),
         params=params,
         snapshot="time",
+    )
+
+
+# v2 (Graph exports): the same datasets and units, one page per blob.
+V2_EXPORT = {"recon-billed": "reconciliation/billed", "usage-billed": "usage/billed",
+             "recon-unbilled": "reconciliation/unbilled", "usage-unbilled": "usage/unbilled"}  # fmt: skip
+
+
+def extract_v2(
+    ctx: ExtractContext,
+    dataset: str,
+    *,
+    invoice_id: str | None = None,
+    currency: str | None = None,
+    period: str | None = None,
+) -> UnitResult:
+    """Land one unit through a v2 export: billed datasets by invoice, unbilled by currency and period."""
+    if ctx.graph is None or ctx.blobs is None:
+        raise UpstreamError("v2 needs the Graph client")
+    graph, blobs = ctx.graph, ctx.blobs
+    billed = invoice_id is not None
+    body: dict[str, str] = (
+        {"invoiceId": str(invoice_id), "attributeSet": "full"}
+        if billed
+        else {"currencyCode": str(currency), "billingPeriod": "last" if period == "previous" else "current",
+              "attributeSet": "full"}
+    )  # fmt: skip
+    what = V2_EXPORT[dataset]
+    return land_unit(
+        ctx,
+        dataset=dataset,
+        unit=str(invoice_id) if billed else f"{str(currency).upper()}/{period}",
+        resource=RECON if dataset.startswith("recon") else USAGE,
+        source=lambda _: blobs.pages(run_export(graph, what, body)),
+        params={"export": what, **body},
+        api="v2",
+        snapshot=None if billed else "time",
     )

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from recon.api import PartnerCenterClient
+from recon.api.exports import BlobDownloader, ExportFailed
 from recon.api.paging import Page
 from recon.errors import ReconError, UpstreamError
 from recon.extract import commerce, lineitems
@@ -39,6 +40,7 @@ class DatasetResult:
     rows: int = 0
     quarantined: int = 0
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +68,7 @@ class Plan:
     periods: Sequence[str]
     customer_pages: Sequence[Page] = ()
     concurrency: int = commerce.DEFAULT_CONCURRENCY
+    api: str = "auto"
 
     @property
     def customer_ids(self) -> list[str]:
@@ -86,9 +89,41 @@ class Plan:
 
 
 Step = Callable[[], UnitResult]
+APIS = ("v1", "v2", "auto")
+# Billing periods v2 covers (billing.md 5.5): reconciliation from February 2024, daily usage from September 2022.
+V2_FROM = {"recon-billed": date(2024, 2, 1), "usage-billed": date(2022, 9, 1)}
 
 
-def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int) -> Iterable[Step]:
+def _v2_covers(dataset: str, invoice: Mapping[str, Any]) -> bool:
+    start = inv.period_start(invoice)
+    legacy = lineitems.billed_provider(invoice) != "onetime"
+    return not legacy and start is not None and start >= V2_FROM[dataset]
+
+
+def _choose(
+    result: DatasetResult, api: str, use_v2: bool, v2: Step, v1: Step, *, fallback_on_any: bool = False
+) -> Step:
+    """v1 or v2 for one unit; in auto, a v2 export that fails falls back to v1 with a note."""
+    if api == "v1" or (api == "auto" and not use_v2):
+        return v1
+    if api == "v2":
+        return v2
+
+    def auto() -> UnitResult:
+        try:
+            return v2()
+        except ExportFailed as exc:
+            result.notes.append(f"{exc}; loaded through v1 instead")
+        except UpstreamError as exc:
+            if not fallback_on_any:
+                raise
+            result.notes.append(f"v2 failed ({exc}); loaded through v1 instead")
+        return v1()
+
+    return auto
+
+
+def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: DatasetResult) -> Iterable[Step]:
     """The units of one dataset, as calls that land them."""
     if name == "customers":
         yield lambda: commerce.extract_customers(ctx, plan.customer_pages)
@@ -103,18 +138,42 @@ def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int) -> Iterable[St
             yield lambda i=invoice_id: inv.extract_statement(ctx, i)  # type: ignore[misc]
     elif name == "recon-billed":
         for invoice in plan.invoices:
-            provider = lineitems.billed_provider(invoice)
-            yield lambda i=str(invoice["id"]), p=provider: lineitems.extract_billed(  # type: ignore[misc]
-                ctx, i, provider=p, size=size
+            i, p = str(invoice["id"]), lineitems.billed_provider(invoice)
+            yield _choose(
+                result,
+                plan.api,
+                _v2_covers(name, invoice),
+                v2=lambda i=i: lineitems.extract_v2(ctx, name, invoice_id=i),  # type: ignore[misc]
+                v1=lambda i=i, p=p: lineitems.extract_billed(ctx, i, provider=p, size=size),  # type: ignore[misc]
             )
     elif name == "usage-billed":
+        by_id = {str(i["id"]): i for i in plan.invoices}
         for invoice_id, currency in plan.with_usage():
-            yield lambda i=invoice_id, c=currency: lineitems.extract_billed_usage(ctx, i, c, size=size)  # type: ignore[misc]
+            yield _choose(
+                result,
+                plan.api,
+                _v2_covers(name, by_id[invoice_id]),
+                v2=lambda i=invoice_id: lineitems.extract_v2(ctx, name, invoice_id=i),  # type: ignore[misc]
+                v1=lambda i=invoice_id, c=currency: lineitems.extract_billed_usage(  # type: ignore[misc]
+                    ctx, i, c, size=size
+                ),
+            )
     elif name in ("recon-unbilled", "usage-unbilled"):
         kind = name.split("-")[0]
         for currency in plan.currencies:
             for period in plan.periods:
-                yield lambda c=currency, p=period: lineitems.extract_unbilled(ctx, kind, c, p, size=size)  # type: ignore[misc]
+                yield _choose(
+                    result,
+                    plan.api,
+                    True,
+                    v2=lambda c=currency, p=period: lineitems.extract_v2(  # type: ignore[misc]
+                        ctx, name, currency=c, period=p
+                    ),
+                    v1=lambda c=currency, p=period: lineitems.extract_unbilled(  # type: ignore[misc]
+                        ctx, kind, c, p, size=size
+                    ),
+                    fallback_on_any=True,
+                )
 
 
 def _run(result: DatasetResult, steps: Iterable[Step]) -> None:
@@ -141,12 +200,15 @@ def extract(
     periods: Sequence[str] = lineitems.PERIODS,
     page_size: int = lineitems.PAGE_SIZE,
     concurrency: int = commerce.DEFAULT_CONCURRENCY,
+    api: str = "auto",
     reporter: Reporter | None = None,
     client: PartnerCenterClient | None = None,
 ) -> ExtractSummary:
     """Extract the chosen datasets into the DuckDB file named by the settings."""
     chosen = list(datasets or DATASETS)
     unknown = [d for d in chosen if d not in DATASETS]
+    if api not in APIS:
+        raise ReconError(f"--api must be one of {', '.join(APIS)}, not {api!r}")
     if not 1 <= page_size <= lineitems.PAGE_SIZE:
         raise ReconError(f"page size must be within 1..{lineitems.PAGE_SIZE}, not {page_size}")
     if unknown:
@@ -154,6 +216,14 @@ def extract(
     summary = ExtractSummary()
     own_client = client is None
     client = client or PartnerCenterClient(settings)
+    graph = (
+        PartnerCenterClient(
+            settings, graph=True, policy=client.policy, limiter=client.limiter, correlation_id=client.correlation_id
+        )
+        if api != "v1"
+        else None
+    )
+    blobs = BlobDownloader(graph, concurrency=max(1, min(concurrency, 8))) if graph else None
     try:
         with open_writer(settings.db) as con:
             ctx = ExtractContext(
@@ -162,6 +232,8 @@ def extract(
                 raw_dir=settings.raw_dir,
                 statements_dir=settings.data_dir / "statements",
                 reporter=reporter or NullReporter(),
+                graph=graph,
+                blobs=blobs,
             )
             billing = [n for n in chosen if n not in COMMERCE]
             listed: list[Mapping[str, Any]] = []
@@ -190,12 +262,17 @@ def extract(
                 periods=tuple(periods),
                 customer_pages=customer_pages,
                 concurrency=concurrency,
+                api=api,
             )
             for name in chosen:
                 result = summary.results.setdefault(name, DatasetResult(name))
-                _run(result, _steps(name, ctx, plan, page_size))
+                _run(result, _steps(name, ctx, plan, page_size, result))
     finally:
-        summary.retries = client.retries
+        summary.retries = client.retries + (graph.retries if graph else 0)
         if own_client:
             client.close()
+        if graph:
+            graph.close()
+        if blobs:
+            blobs.close()
     return summary

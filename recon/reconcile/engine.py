@@ -10,9 +10,12 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
+from recon.reconcile.catalogue import run_rules
 from recon.reconcile.frames import SEVERITIES, conform, empty_findings
+from recon.reconcile.inputs import ORDERS_SCHEMA, SUBSCRIPTIONS_SCHEMA, markets_frame
+from recon.reconcile.matching import license_match
 from recon.reconcile.rating import EXPECTED_SCHEMA, expected_charges
-from recon.reconcile.tieout import r09_invoice_tieout, tieout
+from recon.reconcile.tieout import tieout
 from recon.settings import Settings
 from recon.store import open_writer
 from recon.store.schema import FINDINGS, TIEOUT
@@ -102,10 +105,22 @@ def r00_no_history(frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
     )
 
 
-RULES: tuple[tuple[str, RuleFn], ...] = (
-    ("R00", r00_no_history),
-    ("R09", lambda f: r09_invoice_tieout(f["tieout"])),
-)
+def _conformed(frame: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+def _periods_closed(invoices: pl.LazyFrame) -> pl.LazyFrame:
+    """Billing periods an extracted invoice covers (with the invoice where a period has one per currency)."""
+    return (
+        invoices.filter(pl.col("document_type") == "invoice")
+        .group_by("period", "currency")
+        .agg(pl.col("invoice_number").sort().first(), pl.len().alias("n"))
+        .select(
+            "period",
+            pl.when(pl.col("n") == 1).then(pl.col("invoice_number")).otherwise(None).alias("invoice_number"),
+            "currency",
+        )
+    )
 
 
 def _as_of(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -147,7 +162,14 @@ def reconcile(
         frames["tieout"] = tie.lazy()
         expected = _expected(frames, _as_of(con), rounding)
         frames["expected"] = expected.lazy()
-        findings = pl.concat([empty_findings(), *(fn(frames) for _, fn in RULES)], how="vertical").collect()
+        frames["subscriptions"] = _conformed(frames["subscriptions"], SUBSCRIPTIONS_SCHEMA)
+        frames["orders"] = _conformed(frames["orders"], ORDERS_SCHEMA)
+        frames["usage"] = frames.pop("usage_lines")
+        frames["fx"] = fx_rates(frames["lines"]).collect().lazy()
+        frames["markets"] = markets_frame()
+        frames["periods_closed"] = _periods_closed(frames["invoices"]).collect().lazy()
+        frames["license_match"] = license_match(frames).collect().lazy()
+        findings = pl.concat([empty_findings(), r00_no_history(frames), run_rules(frames)], how="vertical").collect()
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("_tieout", tie.to_arrow())

@@ -17,7 +17,7 @@ from recon.sandbox.paging import PagingError, collection, link, lower_query, nex
 from recon.sandbox.records import invoice_resource, lines_json
 from recon.sandbox.responses import JSON, json_response, pc_error
 from recon.sandbox.statement import statement
-from recon.sandbox.usage_api import billed_usage, unbilled_usage
+from recon.sandbox.usage_api import billed_usage, has_billed_usage, unbilled_usage
 
 if TYPE_CHECKING:
     from recon.sandbox.state import SandboxState
@@ -36,7 +36,10 @@ def _self_uri(request: Request) -> str:
 def invoices(request: Request) -> Response:
     """GET /v1/invoices: every invoice, newest first (size/offset only page legacy invoices)."""
     world = _state(request).world
-    items = [invoice_resource(inv) for inv in sorted(world.invoices, key=lambda i: i["invoiceDate"], reverse=True)]
+    items = [
+        invoice_resource(inv, usage=has_billed_usage(world, inv))
+        for inv in sorted(world.invoices, key=lambda i: i["invoiceDate"], reverse=True)
+    ]
     docs, nxt = listed_documents(world, lower_query(list(request.query_params.multi_items())))
     items = sorted(items + docs, key=lambda i: i["invoiceDate"], reverse=True)
     return json_response(collection(items, _self_uri(request), nxt))
@@ -44,10 +47,11 @@ def invoices(request: Request) -> Response:
 
 def invoice_by_id(request: Request) -> Response:
     """GET /v1/invoices/{id}."""
-    inv = _state(request).world.invoice(request.path_params["invoice_id"])
+    world = _state(request).world
+    inv = world.invoice(request.path_params["invoice_id"])
     if inv is None:
         return pc_error(404, "1000", f"Invoice {request.path_params['invoice_id']} was not found.")
-    return json_response(invoice_resource(inv))
+    return json_response(invoice_resource(inv, usage=has_billed_usage(world, inv)))
 
 
 def summaries(request: Request) -> Response:

@@ -254,12 +254,15 @@ def _ts(d: date) -> str:
     return f"{d.isoformat()}T00:00:00Z"
 
 
-def invoice_resource(inv: dict[str, Any]) -> dict[str, Any]:
-    """The Invoice resource (billing.md §4.2) of one invoice record."""
+def invoice_resource(inv: dict[str, Any], *, usage: bool = False) -> dict[str, Any]:
+    """The Invoice resource (billing.md §4.2) of one invoice record; `usage` announces daily rated usage."""
     iid = inv["id"]
     item_type, provider, detail_uri = inv.get(
         "detail", ("billing_line_items", "one_time", f"/invoices/{iid}/lineitems/OneTime/BillingLineItems")
     )
+    details = [(item_type, provider, detail_uri)]
+    if usage:
+        details.append(("usage_line_items", "marketplace", f"/invoices/{iid}/lineitems/OneTime/UsageLineItems"))
     return {
         "id": iid,
         "invoiceDate": _ts(inv["invoiceDate"]),
@@ -273,11 +276,12 @@ def invoice_resource(inv: dict[str, Any]) -> dict[str, Any]:
         "taxReceipts": [],
         "invoiceDetails": [
             {
-                "invoiceLineItemType": item_type,
-                "billingProvider": provider,
-                "links": {"self": {"uri": detail_uri, "method": "GET", "headers": []}},
+                "invoiceLineItemType": kind,
+                "billingProvider": prov,
+                "links": {"self": {"uri": uri, "method": "GET", "headers": []}},
                 "attributes": {"objectType": "InvoiceDetail"},
             }
+            for kind, prov, uri in details
         ],
         "amendments": [invoice_resource(a) for a in inv.get("amendments", [])],
         "documentType": inv.get("documentType", "invoice"),

@@ -222,6 +222,14 @@ def usage_json(world: World, rows: pl.DataFrame, invoice: str) -> bytes:
     return unmark(usage_shown(world, rows, invoice).write_json()) if rows.height else b"[]"
 
 
+def has_billed_usage(world: World, inv: dict[str, Any]) -> bool:
+    """Whether an invoice carries daily rated usage (an `invoiceDetails` entry announces it)."""
+    if inv.get("documentType", "invoice") != "invoice" or inv.get("legacy"):
+        return False
+    rows = world.usage.rows(inv["periodStart"])
+    return rows is not None and rows.height > 0
+
+
 def billed_usage(request: Request, world: World, inv: dict[str, Any], paged: Paged) -> Response:
     """E8: the billed daily rated usage of an invoice's month (none for credit notes and legacy invoices)."""
     query = lower_query(list(request.query_params.multi_items()))
