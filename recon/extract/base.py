@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from recon.api import Page, PartnerCenterClient
-from recon.api.exports import BlobDownloader
+from recon.api.exports import BlobDownloader, Export
 from recon.api.paging import ResumePoint
 from recon.errors import ReconError, UpstreamError
 from recon.extract.fields import normalise
@@ -61,6 +62,8 @@ class ExtractContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     graph: PartnerCenterClient | None = None
     blobs: BlobDownloader | None = None
+    pool: ThreadPoolExecutor | None = None
+    exports: dict[Any, Future[Export]] = field(default_factory=dict)
 
 
 Prepare = Callable[[Mapping[str, Any], Mapping[str, str]], Iterable[Mapping[str, Any]]]

@@ -6,9 +6,10 @@ Units: billed data, one invoice; unbilled data, (currency, period) at the source
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Any
 
-from recon.api.exports import run_export
+from recon.api.exports import Export, run_export
 from recon.api.paging import OffsetPaginator, SeekPaginator
 from recon.errors import UpstreamError
 from recon.extract.base import ExtractContext, Resource, land_unit
@@ -106,6 +107,32 @@ V2_EXPORT = {"recon-billed": "reconciliation/billed", "usage-billed": "usage/bil
              "recon-unbilled": "reconciliation/unbilled", "usage-unbilled": "usage/unbilled"}  # fmt: skip
 
 
+def v2_body(invoice_id: str | None, currency: str | None, period: str | None) -> dict[str, str]:
+    """The body of a v2 export request: billed by invoice, unbilled by currency and billing period."""
+    if invoice_id is not None:
+        return {"invoiceId": invoice_id, "attributeSet": "full"}
+    billing_period = "last" if period == "previous" else "current"
+    return {"currencyCode": str(currency), "billingPeriod": billing_period, "attributeSet": "full"}
+
+
+def prefetch_v2(
+    ctx: ExtractContext,
+    dataset: str,
+    *,
+    invoice_id: str | None = None,
+    currency: str | None = None,
+    period: str | None = None,
+) -> Future[Export]:
+    """Start (once) the v2 export of a unit in the background: exports wait on the service, not on each other."""
+    if ctx.graph is None or ctx.pool is None:
+        raise UpstreamError("v2 needs the Graph client")
+    graph, what, body = ctx.graph, V2_EXPORT[dataset], v2_body(invoice_id, currency, period)
+    key = (what, tuple(sorted(body.items())))
+    if key not in ctx.exports:
+        ctx.exports[key] = ctx.pool.submit(run_export, graph, what, body)
+    return ctx.exports[key]
+
+
 def extract_v2(
     ctx: ExtractContext,
     dataset: str,
@@ -115,23 +142,19 @@ def extract_v2(
     period: str | None = None,
 ) -> UnitResult:
     """Land one unit through a v2 export: billed datasets by invoice, unbilled by currency and period."""
-    if ctx.graph is None or ctx.blobs is None:
+    if ctx.blobs is None:
         raise UpstreamError("v2 needs the Graph client")
-    graph, blobs = ctx.graph, ctx.blobs
+    blobs = ctx.blobs
     billed = invoice_id is not None
-    body: dict[str, str] = (
-        {"invoiceId": str(invoice_id), "attributeSet": "full"}
-        if billed
-        else {"currencyCode": str(currency), "billingPeriod": "last" if period == "previous" else "current",
-              "attributeSet": "full"}
-    )  # fmt: skip
+    body = v2_body(invoice_id, currency, period)
     what = V2_EXPORT[dataset]
+    export = prefetch_v2(ctx, dataset, invoice_id=invoice_id, currency=currency, period=period)
     return land_unit(
         ctx,
         dataset=dataset,
         unit=str(invoice_id) if billed else f"{str(currency).upper()}/{period}",
         resource=RECON if dataset.startswith("recon") else USAGE,
-        source=lambda _: blobs.pages(run_export(graph, what, body)),
+        source=lambda _: blobs.pages(export.result()),
         params={"export": what, **body},
         api="v2",
         snapshot=None if billed else "time",

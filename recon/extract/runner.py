@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -123,6 +124,25 @@ def _choose(
     return auto
 
 
+def _prefetch(name: str, ctx: ExtractContext, plan: Plan) -> None:
+    """Start the v2 exports a dataset will use, so their polling overlaps."""
+    if plan.api == "v1" or ctx.pool is None:
+        return
+    if name == "recon-billed":
+        for invoice in plan.invoices:
+            if plan.api == "v2" or _v2_covers(name, invoice):
+                lineitems.prefetch_v2(ctx, name, invoice_id=str(invoice["id"]))
+    elif name == "usage-billed":
+        by_id = {str(i["id"]): i for i in plan.invoices}
+        for invoice_id, _ in plan.with_usage():
+            if plan.api == "v2" or _v2_covers(name, by_id[invoice_id]):
+                lineitems.prefetch_v2(ctx, name, invoice_id=invoice_id)
+    elif name in ("recon-unbilled", "usage-unbilled"):
+        for currency in plan.currencies:
+            for period in plan.periods:
+                lineitems.prefetch_v2(ctx, name, currency=currency, period=period)
+
+
 def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: DatasetResult) -> Iterable[Step]:
     """The units of one dataset, as calls that land them."""
     if name == "customers":
@@ -224,6 +244,11 @@ def extract(
         else None
     )
     blobs = BlobDownloader(graph, concurrency=max(1, min(concurrency, 8))) if graph else None
+    pool = (
+        ThreadPoolExecutor(max_workers=max(1, min(concurrency, 8)), thread_name_prefix="recon-export")
+        if graph
+        else None
+    )
     try:
         with open_writer(settings.db) as con:
             ctx = ExtractContext(
@@ -234,6 +259,7 @@ def extract(
                 reporter=reporter or NullReporter(),
                 graph=graph,
                 blobs=blobs,
+                pool=pool,
             )
             billing = [n for n in chosen if n not in COMMERCE]
             listed: list[Mapping[str, Any]] = []
@@ -265,6 +291,8 @@ def extract(
                 api=api,
             )
             for name in chosen:
+                _prefetch(name, ctx, plan)
+            for name in chosen:
                 result = summary.results.setdefault(name, DatasetResult(name))
                 _run(result, _steps(name, ctx, plan, page_size, result))
     finally:
@@ -275,4 +303,6 @@ def extract(
             graph.close()
         if blobs:
             blobs.close()
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
     return summary
