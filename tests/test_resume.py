@@ -20,6 +20,7 @@ from tests.conftest import settings_for
 
 pytestmark = pytest.mark.slow
 PAGE = 5  # small pages, so every invoice spans many of them
+DATASETS = ["recon-billed", "recon-unbilled"]  # the paged line datasets (snapshots always start afresh)
 
 LINES = (
     "SELECT dataset, unit, page_no, line_no, subscription_id, charge_type, quantity, subtotal, total_for_customer "
@@ -37,7 +38,7 @@ def _child(settings: Settings) -> subprocess.Popen[bytes]:
         "import sys\n"
         "from recon.extract import extract\n"
         "from recon.settings import load_settings\n"
-        f"extract(load_settings(), page_size={PAGE}, api='v1')\n"
+        f"extract(load_settings(), datasets={DATASETS!r}, page_size={PAGE}, api='v1')\n"
     )
     env = {**os.environ, "RECON_SANDBOX": str(settings.sandbox), "RECON_DB": str(settings.db)}
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -49,7 +50,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_load(tmp_path: Path)
     rnd = random.Random(seed)
     with SandboxServer(tmp_path / "sb", faults=["latency:1.0:0.03@lineitems"]) as sandbox:
         clean = settings_for(sandbox, tmp_path / "clean.duckdb")
-        assert not extract(clean, page_size=PAGE, api="v1").failed
+        assert not extract(clean, datasets=DATASETS, page_size=PAGE, api="v1").failed
         expected = _lines(clean)
         assert len({(r[1]) for r in expected}) > 1 and max(r[2] for r in expected) > 3  # several units, many pages
 
@@ -62,7 +63,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_load(tmp_path: Path)
                 child.send_signal(signal.SIGKILL)
                 kills += 1
             child.wait()
-        summary = extract(target, page_size=PAGE, api="v1")
+        summary = extract(target, datasets=DATASETS, page_size=PAGE, api="v1")
         assert not summary.failed, summary.failed
     assert kills >= 1, "no run was killed mid-load; the sleeps are too long for this machine"
     assert _lines(target) == expected
