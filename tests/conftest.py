@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from recon.api.tls import ssl_context
 from recon.sandbox import SandboxServer
 from recon.settings import Settings, load_settings
 
@@ -28,3 +31,18 @@ def settings_for(sandbox: SandboxServer, db: Path) -> Settings:
 def sb_settings(sandbox: SandboxServer, tmp_path: Path) -> Settings:
     """Settings for a fresh database in tmp_path against the shared sandbox."""
     return settings_for(sandbox, tmp_path / "recon.duckdb")
+
+
+def admin(sandbox: SandboxServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """Call the sandbox's admin API (answer key, request log, clock, faults) and insist on success."""
+    info = sandbox.info
+    response = httpx.request(
+        method,
+        f"{info['admin_url']}{path}",
+        headers={"Authorization": f"Bearer {info['admin_token']}"},
+        verify=ssl_context(Path(info["ca_cert"])),
+        trust_env=False,
+        **kwargs,
+    )
+    response.raise_for_status()
+    return response

@@ -5,31 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
-from recon.api.tls import ssl_context
 from recon.extract import extract
 from recon.sandbox import SandboxServer
 from recon.settings import Settings
 from recon.store import reader
-from tests.conftest import settings_for
+from tests.conftest import admin, settings_for
 
 pytestmark = pytest.mark.slow
-
-
-def admin(sandbox: SandboxServer, method: str, path: str, **kwargs: object) -> httpx.Response:
-    info = sandbox.info
-    response = httpx.request(
-        method,
-        f"{info['admin_url']}{path}",
-        headers={"Authorization": f"Bearer {info['admin_token']}"},
-        verify=ssl_context(Path(info["ca_cert"])),
-        trust_env=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    response.raise_for_status()
-    return response
 
 
 def test_client_sends_the_documented_query_and_headers(sb_settings: Settings, sandbox: SandboxServer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -15,25 +14,14 @@ from recon.report.monthly import FINDINGS_SHEET, TIEOUT_SHEET
 from recon.sandbox import SandboxServer
 from recon.settings import Settings
 from recon.store import reader
+from tests.conftest import admin
 
 pytestmark = pytest.mark.slow
 
 
 def _answer_key(sandbox: SandboxServer) -> list[dict[str, object]]:
-    import httpx
-
-    from recon.api.tls import ssl_context
-
-    info = sandbox.info
-    response = httpx.get(
-        f"{info['admin_url']}/answer-key",
-        headers={"Authorization": f"Bearer {info['admin_token']}"},
-        verify=ssl_context(Path(info["ca_cert"])),
-        trust_env=False,
-    )
-    response.raise_for_status()
-    rows = response.json()
-    return rows if isinstance(rows, list) else rows["cases"]
+    rows = admin(sandbox, "GET", "/answer-key").json()
+    return rows if isinstance(rows, list) else rows["cases"]  # type: ignore[no-any-return]
 
 
 def test_extract_lands_what_the_sandbox_serves(sb_settings: Settings, sandbox: SandboxServer) -> None:

@@ -16,7 +16,7 @@ from recon.extract import extract
 from recon.sandbox import SandboxServer
 from recon.settings import Settings
 from recon.store import reader
-from tests.conftest import settings_for
+from tests.conftest import admin, settings_for
 
 pytestmark = pytest.mark.slow
 PAGE = 5  # small pages, so every invoice spans many of them
@@ -91,8 +91,6 @@ def test_retryable_faults_end_with_exactly_the_rows_of_a_fault_free_run(tmp_path
 
 
 def test_the_rerun_continues_where_the_failed_load_stopped(tmp_path: Path) -> None:
-    from tests.test_extract import admin
-
     with SandboxServer(tmp_path / "sb", faults=["badjson:0.25@lineitems"]) as sandbox:
         target = settings_for(sandbox, tmp_path / "target.duckdb")
         stopped: list[tuple[str, int]] = []

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import polars as pl
 import pytest
 
 from recon.api import PartnerCenterClient
-from recon.api.tls import ssl_context
 from recon.commerce import CartLine, buy, checkout_cart, create_cart
 from recon.commerce.catalog import availability_terms, list_availabilities, list_products, list_skus
 from recon.commerce.customers import agreement_status, confirm_agreement
@@ -24,26 +21,12 @@ from recon.reconcile.evaluate import matches
 from recon.sandbox import SandboxServer
 from recon.settings import Settings
 from recon.store import reader
-from tests.conftest import settings_for
+from tests.conftest import admin, settings_for
 
 pytestmark = pytest.mark.slow
 BLUE = "0fc7f0a5-60ca-496a-9a45-5a7c29bd0705"  # seed 1: NL customer with a confirmed MCA
 NOVA = "45a74ec0-8e08-4b33-be47-c5b24fbc6b99"  # seed 1: GB customer without one
 STANDARD = "CFQ7TTC0LDPB:0001:J29FFVKQPH6J"  # Microsoft 365 Business Standard, P1Y billed monthly
-
-
-def admin(sandbox: SandboxServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    info = sandbox.info
-    response = httpx.request(
-        method,
-        f"{info['admin_url']}{path}",
-        headers={"Authorization": f"Bearer {info['admin_token']}"},
-        verify=ssl_context(Path(info["ca_cert"])),
-        trust_env=False,
-        **kwargs,
-    )
-    response.raise_for_status()
-    return response
 
 
 @pytest.fixture
