@@ -37,7 +37,8 @@ def test_extract_lands_what_the_sandbox_serves(sb_settings: Settings, sandbox: S
     # per invoice: the invoice, its statement and its billed lines; plus one summaries snapshot
     assert counts["invoices"] == counts["statements"] == counts["recon-billed"] == invoices > 0
     assert counts["invoice-summaries"] == 1
-    assert summary.results["invoices"].units == 2 * invoices + 1
+    assert counts["estimate-links"] == 1  # one billing currency
+    assert summary.results["invoices"].units == 2 * invoices + 2
     assert "sha256" in prov and "request_id" in prov
     # raw files exist for every page
     assert list((sb_settings.raw_dir / "recon-billed").rglob("page-*.jsonl.gz"))

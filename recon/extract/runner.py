@@ -153,6 +153,8 @@ def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: Datase
         yield lambda: commerce.extract_orders(ctx, plan.customer_ids, plan.concurrency)
     elif name == "invoices":
         yield lambda: inv.extract_summaries(ctx)
+        for currency in plan.currencies:
+            yield lambda c=currency: inv.extract_estimate_links(ctx, c)  # type: ignore[misc]
         for invoice_id in plan.invoice_ids:
             yield lambda i=invoice_id: inv.extract_invoice(ctx, i)  # type: ignore[misc]
             yield lambda i=invoice_id: inv.extract_statement(ctx, i)  # type: ignore[misc]
