@@ -132,3 +132,24 @@ def test_replay_rebuilds_the_tables_from_raw_files_alone(sb_settings: Settings, 
     assert after == before
     only = replay(fresh, dataset="recon-billed", unit=before["raw.recon_lines"][0][1])
     assert sum(only.units.values()) == 1
+
+
+def test_auth_check_reports_both_scopes(sandbox: SandboxServer, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
+    env.update(RECON_SANDBOX=str(sandbox.sandbox_json), COLUMNS="200")
+    ok = subprocess.run([sys.executable, "-m", "recon", "auth", "check"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.count("token issued") == 2
+    info = json.loads(sandbox.sandbox_json.read_text())
+    info["client_secret"] = "wrong-secret-123456"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(info))
+    env["RECON_SANDBOX"] = str(bad)
+    refused = subprocess.run([sys.executable, "-m", "recon", "auth", "check"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 3
+    assert "invalid_client" in refused.stdout and "wrong-secret-123456" not in refused.stdout
