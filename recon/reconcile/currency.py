@@ -16,7 +16,7 @@ import polars as pl
 
 from recon.reconcile.frames import AMOUNT, WIDE, check_grain
 from recon.reconcile.inputs import USAGE_PRICING_CURRENCY
-from recon.reconcile.matching import LINE_KEY, evidence, exact, finding, is_usage_line, line_key, money
+from recon.reconcile.matching import LINE_KEY, evidence, exact, finding, is_usage_line, line_key, match_keys, money
 from recon.reconcile.rating import RATE
 
 Frames = Mapping[str, pl.LazyFrame]
@@ -85,16 +85,8 @@ def reference_rates(frames: Frames) -> pl.LazyFrame:
 
 
 def _keys() -> dict[str, pl.Expr]:
-    return {
-        "customer_id": pl.col("customer_id"),
-        "subscription_id": pl.col("subscription_id"),
-        "order_id": pl.col("order_id"),
-        "invoice_number": pl.col("invoice_number"),
-        "period": pl.col("period"),
-        "currency": pl.col("currency"),
-        "charge_type": pl.col("charge_type"),
-        "charge_period": pl.col("charge_start").cast(pl.String),
-    }
+    """The finding keys of a line, without its sign (currency findings are per line, not per pair side)."""
+    return {k: v for k, v in match_keys().items() if k != "sign"}
 
 
 def r12_rate(frames: Frames) -> pl.LazyFrame:

@@ -34,6 +34,17 @@ FROM raw.invoices i
 WHERE i.load_id IN ({_COMPLETE.format(dataset="invoices")})
 """
 
+
+def _period(alias: str, billed: str) -> str:
+    """Billing month of a line: the invoice's when billed, else the snapshot's (`previous`: the month before)."""
+    return (
+        f"CASE WHEN {alias}.dataset = '{billed}' THEN i.period "
+        f"WHEN {alias}.unit LIKE '%/previous@%' "
+        f"THEN CAST(date_trunc('month', {alias}.as_of) - INTERVAL 1 MONTH AS DATE) "
+        f"ELSE CAST(date_trunc('month', {alias}.as_of) AS DATE) END AS period"
+    )
+
+
 _LINE_COLUMNS = ",\n    ".join(
     f"CAST(l.{name} AS DATE) AS {name.removesuffix('_date')}"
     if name in ("charge_start_date", "charge_end_date")
@@ -56,11 +67,7 @@ SELECT
     l.line_no,
     CASE WHEN l.dataset = 'recon-billed' THEN 'billed' ELSE 'unbilled' END AS billing_state,
     l.as_of AS snapshot_at,
-    CASE
-        WHEN l.dataset = 'recon-billed' THEN i.period
-        WHEN l.unit LIKE '%/previous@%' THEN CAST(date_trunc('month', l.as_of) - INTERVAL 1 MONTH AS DATE)
-        ELSE CAST(date_trunc('month', l.as_of) AS DATE)
-    END AS period,
+    {_period("l", "recon-billed")},
     {_LINE_COLUMNS}
 FROM raw.recon_lines l
 LEFT JOIN stg.invoices i ON l.dataset = 'recon-billed' AND i.invoice_number = l.unit
@@ -97,11 +104,7 @@ SELECT
     u.line_no,
     CASE WHEN u.dataset = 'usage-billed' THEN 'billed' ELSE 'unbilled' END AS billing_state,
     u.as_of AS snapshot_at,
-    CASE
-        WHEN u.dataset = 'usage-billed' THEN i.period
-        WHEN u.unit LIKE '%/previous@%' THEN CAST(date_trunc('month', u.as_of) - INTERVAL 1 MONTH AS DATE)
-        ELSE CAST(date_trunc('month', u.as_of) AS DATE)
-    END AS period,
+    {_period("u", "usage-billed")},
     {_USAGE_COLUMNS},
     -- v1 sends fractions, v2 percentages: one scale (fractions) from here on
     CAST(coalesce(u.rate_of_partner_earned_credit, u.partner_earned_credit_percentage / 100) AS DECIMAL(18,9))
