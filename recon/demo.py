@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from recon.errors import SettingsError
 from recon.extract import ExtractSummary, extract
 from recon.extract.base import Reporter
 from recon.reconcile import ReconcileSummary, reconcile
@@ -68,7 +69,11 @@ def run_demo(
     """Start the sandbox, extract everything, reconcile and write the monthly export."""
     base = load_settings(config, overrides={"db": db} if db else None, only=STORAGE_SETTINGS)
     state_dir = base.data_dir / "sandbox"
-    with SandboxServer(state_dir, seed=seed, size=size) as sandbox:
+    try:
+        server = SandboxServer(state_dir, seed=seed, size=size)
+    except ValueError as exc:  # the sandbox refuses sizes, switches and rates it does not know
+        raise SettingsError(f"sandbox: {exc}") from None
+    with server as sandbox:
         settings = sandbox_settings(base, dict(sandbox.info), state_dir / "sandbox.json")
         extracted = extract(settings, reporter=reporter)
     reconciled = reconcile(settings)

@@ -68,3 +68,14 @@ def test_missing_credentials_is_a_settings_error(tmp_path: object, monkeypatch: 
             monkeypatch.delenv(key)
     monkeypatch.setenv("RECON_DB", str(tmp_path) + "/r.duckdb")
     assert main(["extract"]) == 2
+
+
+def test_an_unknown_world_is_a_one_line_settings_error(tmp_path: object) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "recon", "sandbox", "answer-key", "--size", "large", "--out", f"{tmp_path}/k.csv"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "unknown size 'large'" in proc.stderr

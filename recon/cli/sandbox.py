@@ -100,16 +100,19 @@ def serve(
     from recon.sandbox import run_foreground
 
     console.print(f"Sandbox state: {state_dir.resolve() / 'sandbox.json'} (Ctrl-C to stop)")
-    run_foreground(
-        state_dir,
-        seed=seed,
-        size=size,
-        port=port,
-        today=_today(today),
-        switches=_pairs(switches, "--switch"),
-        inject_rates=_rates(inject_rates),
-        faults=list(faults),
-    )
+    try:
+        run_foreground(
+            state_dir,
+            seed=seed,
+            size=size,
+            port=port,
+            today=_today(today),
+            switches=_pairs(switches, "--switch"),
+            inject_rates=_rates(inject_rates),
+            faults=list(faults),
+        )
+    except ValueError as exc:  # unknown size, switch, injection kind or fault spec
+        raise SettingsError(f"sandbox: {exc}") from None
 
 
 @sandbox.command("answer-key")
@@ -125,12 +128,15 @@ def answer_key(
 
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise SettingsError(f"--out: {out} must end in .parquet or .csv")
-    write_answer_key(
-        out,
-        seed=seed,
-        size=size,
-        today=_today(today),
-        switches=_pairs(switches, "--switch"),
-        inject_rates=_rates(inject_rates),
-    )
+    try:
+        write_answer_key(
+            out,
+            seed=seed,
+            size=size,
+            today=_today(today),
+            switches=_pairs(switches, "--switch"),
+            inject_rates=_rates(inject_rates),
+        )
+    except ValueError as exc:  # unknown size, switch, injection kind or fault spec
+        raise SettingsError(f"sandbox: {exc}") from None
     console.print(f"Answer key: {out}")
