@@ -10,8 +10,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from recon.jsontext import dumps_exact
+from recon.jsontext import dumps_exact, loads_exact
 from recon.store.schema import (
+    AUDIT_RECORD,
+    CATALOG_AVAILABILITY,
+    CATALOG_PRODUCT,
+    CATALOG_SKU,
     CUSTOMER,
     ESTIMATE_LINK,
     INVOICE,
@@ -80,6 +84,8 @@ LEGACY_FIELDS = frozenset(
         "commerceId",
         "partnerBillableAccountId",
         "customerCompanyName",
+        # documented catalog fields recon does not model (commerce.md 8.2)
+        "localizedAttributes",
     }
 )
 INVOICE_FIELDS = _field_map(INVOICE, {})
@@ -97,7 +103,26 @@ USAGE_LINE_FIELDS = _field_map(
         "resourceUri": "resource_uri",
     },
 )
+CATALOG_PRODUCT_FIELDS = _field_map(CATALOG_PRODUCT, {})
+CATALOG_SKU_FIELDS = _field_map(CATALOG_SKU, {})
+CATALOG_AVAILABILITY_FIELDS = _field_map(CATALOG_AVAILABILITY, {})
+AUDIT_RECORD_FIELDS = _field_map(AUDIT_RECORD, {})
 IGNORED = frozenset({"attributes", "links"})
+
+
+def json_value(value: Any) -> Any:
+    """A value bound for a JSON column: text is kept as a JSON string, so the cast never fails."""
+    return dumps_exact(value) if isinstance(value, str) else value
+
+
+def json_text(value: Any) -> Any:
+    """A field that carries JSON as text (audit blobs), parsed exactly; text that is not JSON stays a string."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json_value(loads_exact(value))
+    except ValueError:
+        return dumps_exact(value)
 
 
 def _text(value: Any) -> str | None:

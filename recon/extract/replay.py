@@ -12,7 +12,9 @@ from typing import Any
 import pyarrow as pa
 
 from recon.errors import ReconError
+from recon.extract.audit import AUDIT_RECORDS
 from recon.extract.base import Resource
+from recon.extract.catalog import AVAILABILITIES, PRODUCTS, SKUS
 from recon.extract.commerce import CUSTOMERS, ORDERS, SUBSCRIPTIONS
 from recon.extract.fields import normalise
 from recon.extract.invoices import ESTIMATE_LINKS, RESOURCE, SUMMARIES
@@ -23,7 +25,21 @@ from recon.store.loads import begin_load, commit_unit
 from recon.store.rawfiles import read_page
 
 RESOURCES: dict[str, Resource] = {
-    r.table: r for r in (RESOURCE, SUMMARIES, ESTIMATE_LINKS, RECON, USAGE, CUSTOMERS, SUBSCRIPTIONS, ORDERS)
+    r.table: r
+    for r in (
+        RESOURCE,
+        SUMMARIES,
+        ESTIMATE_LINKS,
+        RECON,
+        USAGE,
+        CUSTOMERS,
+        SUBSCRIPTIONS,
+        ORDERS,
+        PRODUCTS,
+        SKUS,
+        AVAILABILITIES,
+        AUDIT_RECORDS,
+    )
 }
 
 

@@ -12,7 +12,7 @@ from recon.api import PartnerCenterClient
 from recon.api.exports import BlobDownloader, ExportFailed
 from recon.api.paging import Page
 from recon.errors import ReconError, UpstreamError
-from recon.extract import commerce, lineitems
+from recon.extract import audit, catalog, commerce, lineitems
 from recon.extract import invoices as inv
 from recon.extract.base import ExtractContext, NullReporter, Reporter
 from recon.settings import Settings
@@ -21,15 +21,18 @@ from recon.store.loads import UnitResult
 
 DATASETS: tuple[str, ...] = (
     "customers",
+    "catalog",
     "orders",
     "subscriptions",
+    "audit",
     "invoices",
     "recon-billed",
     "recon-unbilled",
     "usage-billed",
     "usage-unbilled",
 )
-COMMERCE = frozenset({"customers", "orders", "subscriptions"})
+# Datasets that start from the customer list (its `Date` is also the audit's "today").
+COMMERCE = frozenset({"customers", "catalog", "orders", "subscriptions", "audit"})
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Plan:
     customer_pages: Sequence[Page] = ()
     concurrency: int = commerce.DEFAULT_CONCURRENCY
     api: str = "auto"
+    since: date | None = None
+    catalog_countries: Sequence[str] = ()
 
     @property
     def customer_ids(self) -> list[str]:
@@ -126,6 +131,9 @@ def _choose(
 
 def _prefetch(name: str, ctx: ExtractContext, plan: Plan) -> None:
     """Start the v2 exports a dataset will use, so their polling overlaps."""
+    if name in commerce.FANNED_OUT:  # per-customer fetches: each family runs under its own rate limit
+        commerce.prefetch(ctx, name, plan.customer_ids, plan.concurrency)
+        return
     if plan.api == "v1" or ctx.pool is None:
         return
     if name == "recon-billed":
@@ -151,6 +159,14 @@ def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: Datase
         yield lambda: commerce.extract_subscriptions(ctx, plan.customer_ids, plan.concurrency)
     elif name == "orders":
         yield lambda: commerce.extract_orders(ctx, plan.customer_ids, plan.concurrency)
+    elif name == "catalog":
+        run = catalog.CatalogExtraction(ctx, plan.catalog_countries, plan.customer_pages, plan.concurrency)
+        yield from (run.land_products, run.land_skus, run.land_availabilities)
+    elif name == "audit":
+        days = audit.days_to_fetch(ctx.con, audit.source_day(plan.customer_pages), plan.since)
+        with audit.DayFetcher(ctx, days, plan.concurrency) as fetcher:
+            for day in days:
+                yield lambda d=day: audit.extract_day(ctx, d, fetcher)  # type: ignore[misc]
     elif name == "invoices":
         yield lambda: inv.extract_summaries(ctx)
         for currency in plan.currencies:
@@ -291,6 +307,8 @@ def extract(
                 customer_pages=customer_pages,
                 concurrency=concurrency,
                 api=api,
+                since=since,
+                catalog_countries=tuple(settings.catalog_countries.split(",")) if settings.catalog_countries else (),
             )
             for name in chosen:
                 _prefetch(name, ctx, plan)

@@ -25,6 +25,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "schemas, load bookkeeping, raw invoices and reconciliation lines, findings", schema.V1),
     Migration(2, "raw invoice summaries, estimate links and daily rated usage lines", schema.V2),
     Migration(3, "raw customers, subscriptions and order lines (dated snapshots)", schema.V3),
+    Migration(4, "raw catalog products, SKUs and availabilities (dated snapshots) and audit records", schema.V4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

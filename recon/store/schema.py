@@ -326,3 +326,90 @@ V2: tuple[str, ...] = (
     *(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V2.items()),
     # statements are files: their loads record path, size and sha256 in meta.loads.provenance
 )
+
+# Catalog rows carry the country (and view) they were asked for: one product has a row per country.
+CATALOG_PRODUCT = (
+    ("country", "VARCHAR"),
+    ("target_view", "VARCHAR"),
+    ("id", "VARCHAR"),
+    ("title", "VARCHAR"),
+    ("description", "VARCHAR"),
+    ("product_type_id", "VARCHAR"),
+    ("product_type_name", "VARCHAR"),
+    ("product_sub_type_id", "VARCHAR"),
+    ("is_microsoft_product", "VARCHAR"),
+    ("publisher_name", "VARCHAR"),
+)
+
+CATALOG_SKU = (
+    ("country", "VARCHAR"),
+    ("product_id", "VARCHAR"),
+    ("id", "VARCHAR"),
+    ("title", "VARCHAR"),
+    ("description", "VARCHAR"),
+    ("minimum_quantity", "INTEGER"),
+    ("maximum_quantity", "INTEGER"),
+    ("is_trial", "VARCHAR"),
+    ("supported_billing_cycles", "JSON"),
+    ("purchase_prerequisites", "JSON"),
+    ("inventory_variables", "JSON"),
+    ("provisioning_variables", "JSON"),
+    ("actions", "JSON"),
+    ("dynamic_attributes", "JSON"),
+    ("attestation_properties", "JSON"),
+    ("consumption_type", "VARCHAR"),
+    ("specialized_offer_properties", "JSON"),
+    ("constraints", "JSON"),
+    ("minimum_purchase_commitment", "JSON"),
+)
+
+# One row per (availability, term); an availability without terms has one row with empty term columns.
+CATALOG_AVAILABILITY = (
+    ("country", "VARCHAR"),
+    ("product_id", "VARCHAR"),
+    ("sku_id", "VARCHAR"),
+    ("id", "VARCHAR"),
+    ("catalog_item_id", "VARCHAR"),
+    ("default_currency", "VARCHAR"),
+    ("segment", "VARCHAR"),
+    ("is_purchasable", "VARCHAR"),
+    ("is_renewable", "VARCHAR"),
+    ("renewal_instructions", "JSON"),
+    ("included_quantity_options", "JSON"),
+    ("term_id", "VARCHAR"),
+    ("term_duration", "VARCHAR"),
+    ("term_description", "VARCHAR"),
+    ("term_billing_cycle", "VARCHAR"),
+    ("term_renewal_options", "JSON"),
+    ("term_cancellation_policies", "JSON"),
+)
+
+AUDIT_RECORD = (
+    ("id", "VARCHAR"),
+    ("partner_id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("customer_name", "VARCHAR"),
+    ("user_principal_name", "VARCHAR"),
+    ("application_id", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+    ("resource_type", "VARCHAR"),
+    ("resource_name", "VARCHAR"),
+    ("resource_old_value", "JSON"),
+    ("resource_new_value", "JSON"),
+    ("operation_type", "VARCHAR"),
+    ("operation_date", "TIMESTAMP"),
+    ("operation_status", "VARCHAR"),
+    ("original_correlation_id", "VARCHAR"),
+    ("participants", "JSON"),
+    ("customized_data", "JSON"),
+)
+
+RAW_TABLES_V4 = {
+    "raw.catalog_products": LINE_KEY + CATALOG_PRODUCT + (("extra", "JSON"),),
+    "raw.catalog_skus": LINE_KEY + CATALOG_SKU + (("extra", "JSON"),),
+    "raw.catalog_availabilities": LINE_KEY + CATALOG_AVAILABILITY + (("extra", "JSON"),),
+    "raw.audit_records": LINE_KEY + AUDIT_RECORD + (("extra", "JSON"),),
+}
+RAW_TABLES.update(RAW_TABLES_V4)
+
+V4: tuple[str, ...] = tuple(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V4.items())

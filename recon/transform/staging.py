@@ -6,7 +6,7 @@ import duckdb
 
 from recon.store.schema import RECON_LINE, USAGE_LINE
 from recon.store.sql import first_row
-from recon.transform import commerce
+from recon.transform import audit, catalog, commerce
 
 _COMPLETE = (
     "SELECT load_id FROM (SELECT load_id, row_number() OVER (PARTITION BY dataset, unit ORDER BY finished_at DESC) "
@@ -134,7 +134,15 @@ WHERE s.load_id IN (
 )
 """
 
-STATEMENTS = (STG_INVOICES, STG_RECON_LINES, STG_USAGE_LINES, STG_INVOICE_SUMMARIES, *commerce.STATEMENTS)
+STATEMENTS = (
+    STG_INVOICES,
+    STG_RECON_LINES,
+    STG_USAGE_LINES,
+    STG_INVOICE_SUMMARIES,
+    *commerce.STATEMENTS,
+    *catalog.STATEMENTS,
+    *audit.STATEMENTS,
+)
 
 
 def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -156,6 +164,8 @@ def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "customers",
         "subscriptions",
         "orders",
+        *catalog.TABLES,
+        *audit.TABLES,
     ):
         row = first_row(con.execute(f"SELECT count(*) FROM stg.{table}"))
         counts[table] = int(row[0]) if row else 0
