@@ -38,13 +38,22 @@ def config_show(ctx: click.Context) -> None:
     console.print(table)
 
 
+def _dataset_names(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--datasets` values, repeated or comma-separated, checked against DATASETS."""
+    names = tuple(n.strip() for v in values for n in v.split(",") if n.strip())
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    return names
+
+
 @click.command("extract")
 @click.option(
     "--datasets",
     "datasets",
     multiple=True,
-    type=click.Choice(DATASETS),
-    help="Datasets to extract (repeatable; default all).",
+    callback=_dataset_names,
+    help=f"Datasets to extract (repeatable or comma-separated; default all): {', '.join(DATASETS)}.",
 )
 @click.option("--since", help="Only invoices whose billing period starts in or after this month (YYYY-MM).")
 @click.option("--invoice", "invoices", multiple=True, help="Only this invoice id (repeatable).")
@@ -142,7 +151,18 @@ def reconcile_cmd(ctx: click.Context, period: str | None, fail_on: str, db: Path
     settings = settings_from(ctx, db=db)
     summary = reconcile(settings)
     print_reconcile(console, summary)
+    print_audits(summary.audits)
     return exit_for(summary.worst_open, fail_on)
+
+
+def print_audits(audits: list[tuple[str, str, str, int]]) -> None:
+    """One line per failing staging audit (rows in meta.audits), or that all passed."""
+    failing = [a for a in audits if a[3]]
+    for audit, table, severity, rows in failing:
+        colour = "red" if severity == "error" else "yellow"
+        console.print(f"[{colour}]audit {audit}[/] on {table} ({severity}): {rows:,} offending rows (meta.audits)")
+    if audits and not failing:
+        console.print(f"Audits: all {len(audits)} passed")
 
 
 def exit_for(worst_open: str | None, fail_on: str) -> int:
@@ -241,6 +261,7 @@ def demo_cmd(ctx: click.Context, db: Path | None, seed: int, size: str, no_dashb
         result = run_demo(config=config, db=db, seed=seed, size=size, reporter=reporter)
     console.print(extract_table(result.extracted))
     print_reconcile(console, result.reconciled)
+    print_audits(result.reconciled.audits)
     console.print(f"Database: {result.settings.db}")
     console.print(f"Report: {result.report}")
     if result.extracted.failed:

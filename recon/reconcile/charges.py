@@ -7,7 +7,8 @@ returns conformed findings. Who fires on what, so an injected discrepancy trips 
   with seats and price agreeing and the amount off by more than tol(line) it is R03 for a charge (`+`) and
   R07 for a refund (`-`);
 - a right-only line beyond the key's expected count is R06 for a charge, R07 (credit twice) for a refund;
-- a left-only refund in a closed period is R07 (missing credit); left-only charges are R05 (lifecycle.py).
+- a left-only refund in a closed period, unless its change was outside the refund window, is R07 (missing credit);
+  left-only charges are R05 (lifecycle.py). R07 reads the credit pairs (credits.py).
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from recon.reconcile.credits import MISSING, TWICE, credit_pairs
 from recon.reconcile.frames import AMOUNT
 from recon.reconcile.matching import (
-    LEFT,
     PARTIAL,
     PRICE_TOLERANCE,
     RIGHT,
-    closed_periods,
     describe_line,
     exact,
     finding,
@@ -195,14 +195,10 @@ def r06_duplicate(frames: Frames) -> pl.LazyFrame:
 
 
 def r07_credit(frames: Frames) -> pl.LazyFrame:
-    """R07: an expected refund missing from a closed period, a refund billed twice, or a refund amount off."""
-    matched = license_match(frames)
-    missing = with_period_invoice(
-        matched.filter((pl.col("status") == LEFT) & (pl.col("sign") == "-")).join(
-            closed_periods(frames), on="period", how="semi"
-        ),
-        frames,
-    )
+    """R07: an expected refund missing from a closed period inside its window, billed twice, or its amount off."""
+    pairs = credit_pairs(frames)
+    inside = pl.col("in_window").fill_null(True)  # refunds of an add have no window: always due
+    missing = with_period_invoice(pairs.filter((pl.col("credit_status") == MISSING) & inside), frames)
     keys = match_keys()
     missing_findings = finding(
         missing,
@@ -224,7 +220,7 @@ def r07_credit(frames: Frames) -> pl.LazyFrame:
         **keys,
     )
     twice = finding(
-        _duplicates(frames, "-"),
+        pairs.filter(pl.col("credit_status") == TWICE),
         rule="R07-credit-twice",
         severity="high",
         measure="amount",
@@ -244,7 +240,7 @@ def r07_credit(frames: Frames) -> pl.LazyFrame:
         **keys,
     )
     differs = finding(
-        matched.filter(_amount_off("-")),
+        pairs.filter(_amount_off("-")),
         rule="R07-credit-amount",
         severity="high",
         measure="amount",

@@ -141,3 +141,8 @@ def policy_frame() -> pl.DataFrame:
     """The calendar as a frame for `recon.policy_calendar`."""
     columns = {f.name: [getattr(entry, f.name) for entry in POLICY] for f in fields(PolicyEntry)}
     return pl.DataFrame(columns, schema=POLICY_SCHEMA)
+
+
+def policy_expr(name: str, on: pl.Expr) -> pl.Expr:
+    """Vectorised `policy_value`: the value of rule `name` in force on each date of `on` (0 when none)."""
+    return _dated_value(name, on)
