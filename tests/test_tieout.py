@@ -110,6 +110,14 @@ def test_credit_note_amending_the_invoice_explains_its_amount() -> None:
     assert g1["unexplained"] == 0
 
 
+def test_an_amending_document_explains_its_whole_amount_or_nothing() -> None:
+    """A residual smaller than the adjustment note cannot be that note: it stays unexplained (R09)."""
+    inv = invoices(("G1", "27.50", "EUR", None, "invoice"), ("A1", "-10.00", "EUR", "G1", "adjustment_note"))
+    tie = tieout(inv, lines(("G1", "30.00", "EUR")), loads("G1", "A1")).collect()
+    g1 = tie.filter(pl.col("invoice_number") == "G1").row(0, named=True)
+    assert g1["adjustments"] == 0 and g1["unexplained"] == D("-2.50") and g1["status"] == "unexplained"
+
+
 def test_lines_not_loaded_are_missing_not_unexplained() -> None:
     tie = tieout(invoices(("G1", "99.99", "EUR", None, "invoice")), lines(), loads()).collect()
     row = tie.row(0, named=True)

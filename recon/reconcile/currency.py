@@ -16,7 +16,7 @@ import polars as pl
 
 from recon.reconcile.frames import AMOUNT, WIDE, check_grain
 from recon.reconcile.inputs import USAGE_PRICING_CURRENCY
-from recon.reconcile.matching import LINE_KEY, evidence, exact, finding, is_usage_line, line_key, match_keys, money
+from recon.reconcile.matching import LINE_KEY, evidence, exact, finding, line_key, match_keys, money
 from recon.reconcile.rating import RATE
 
 Frames = Mapping[str, pl.LazyFrame]
@@ -156,7 +156,11 @@ def r12_market(frames: Frames) -> pl.LazyFrame:
     check_grain(markets, ["_country"], "markets")
     billed = frames["lines"].filter(pl.col("billing_state") == "billed")
     rows = (
-        billed.with_columns(_country=pl.col("customer_country").str.to_uppercase(), _usage=is_usage_line())
+        # Azure consumption (meter lines) is priced in USD; licences and their credits in the market's currency
+        billed.with_columns(
+            _country=pl.col("customer_country").str.to_uppercase(),
+            _usage=pl.col("meter_description").fill_null("").str.strip_chars() != "",
+        )
         .join(markets, on="_country", how="left")
         .with_columns(
             required=pl.when(pl.col("_usage")).then(pl.lit(USAGE_PRICING_CURRENCY)).otherwise(pl.col("market_currency"))

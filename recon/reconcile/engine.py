@@ -11,8 +11,10 @@ import duckdb
 import polars as pl
 
 from recon.reconcile.catalogue import run_rules
+from recon.reconcile.credits import credit_pairs
 from recon.reconcile.frames import SEVERITIES, conform, empty_findings
 from recon.reconcile.inputs import ORDERS_SCHEMA, SUBSCRIPTIONS_SCHEMA, markets_frame
+from recon.reconcile.ledgers import AuditRow, audit_staging, ledger_frames, write_ledgers
 from recon.reconcile.matching import license_match
 from recon.reconcile.rating import EXPECTED_SCHEMA, expected_charges
 from recon.reconcile.tieout import tieout
@@ -44,6 +46,7 @@ class ReconcileSummary:
     findings: int = 0
     by_rule: list[tuple[str, str, int, str, Decimal]] = field(default_factory=list)
     worst_open: str | None = None
+    audits: list[AuditRow] = field(default_factory=list)  # (audit, table, severity, offending rows)
 
 
 def _frame(con: duckdb.DuckDBPyConnection, query: str) -> pl.LazyFrame:
@@ -90,9 +93,19 @@ RuleFn = Callable[[dict[str, pl.LazyFrame]], pl.LazyFrame]
 
 
 def r00_no_history(frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
-    """R00 (info): a subscription whose order history cannot be rated is reported, never guessed."""
+    """R00 (info): a subscription whose order history cannot be rated is reported, never guessed; its billed
+    amount is the money at stake."""
+    billed = (
+        frames["lines"]
+        .filter(pl.col("billing_state") == "billed")
+        .group_by("subscription_id")
+        .agg(pl.col("subtotal").sum().alias("amount_at_stake"), pl.col("currency").first())
+    )
     return conform(
-        frames["unrated"].with_columns(
+        frames["unrated"]
+        .join(billed, on="subscription_id", how="left")
+        .with_columns(
+            pl.col("amount_at_stake").fill_null(0),  # what was billed for it and could not be verified
             pl.lit("R00-no-history").alias("rule"),
             pl.lit("info").alias("severity"),
             pl.lit("amount").alias("measure"),
@@ -112,7 +125,10 @@ def _conformed(frame: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.Laz
 def _periods_closed(invoices: pl.LazyFrame) -> pl.LazyFrame:
     """Billing periods an extracted invoice covers (with the invoice where a period has one per currency)."""
     return (
-        invoices.filter(pl.col("document_type") == "invoice")
+        # legacy (recurring) documents close no new-commerce period: their lines are not shadow-rated
+        invoices.filter(
+            (pl.col("document_type") == "invoice") & (pl.col("invoice_type").str.to_lowercase() == "onetime")
+        )
         .group_by("period", "currency")
         .agg(pl.col("invoice_number").sort().first(), pl.len().alias("n"))
         .select(
@@ -158,6 +174,7 @@ def reconcile(
         }
         for name in ("subscriptions", "orders", "usage_lines"):
             frames[name] = _frame(con, f"SELECT * FROM stg.{name}")
+        summary.audits = audit_staging(con, {**frames, "usage": frames["usage_lines"]}, clock())
         tie = tieout(frames["invoices"], frames["lines"], frames["unit_loads"]).collect()
         frames["tieout"] = tie.lazy()
         expected = _expected(frames, _as_of(con), rounding)
@@ -168,8 +185,11 @@ def reconcile(
         frames["fx"] = fx_rates(frames["lines"]).collect().lazy()
         frames["markets"] = markets_frame()
         frames["periods_closed"] = _periods_closed(frames["invoices"]).collect().lazy()
-        frames["license_match"] = license_match(frames).collect().lazy()
+        # One chunk: filters over a multi-chunk frame left invalid string views here (polars panics in format).
+        frames["license_match"] = license_match(frames).collect().rechunk().lazy()
+        frames["credit_pairs"] = credit_pairs(frames).collect().rechunk().lazy()
         findings = pl.concat([empty_findings(), r00_no_history(frames), run_rules(frames)], how="vertical").collect()
+        ledgers = ledger_frames(frames)
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("_tieout", tie.to_arrow())
@@ -184,6 +204,7 @@ def reconcile(
             )
             con.unregister("_expected")
             _write_findings(con, findings, clock())
+            write_ledgers(con, ledgers)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -24,7 +24,7 @@ _STR, _DATE, _INT = pl.String(), pl.Date(), pl.Int64()
 EVENT_SCHEMA: Final[dict[str, pl.DataType]] = {
     "subscription_id": _STR, "customer_id": _STR, "order_id": _STR, "event_id": _STR, "event": _STR,
     "event_date": _DATE, "quantity": AMOUNT, "term": _STR, "billing": _STR, "unit_price": WIDE,
-    "promotion_discount": RATE, "pricing_currency": _STR,
+    "promotion_discount": RATE, "pricing_currency": _STR, "ends_on": _DATE,
 }  # fmt: skip
 FX_SCHEMA: Final[dict[str, pl.DataType]] = {
     "pricing_currency": _STR, "billing_currency": _STR, "month": _DATE, "rate": RATE, "rate_date": _DATE,
@@ -39,17 +39,21 @@ EXPECTED_SCHEMA: Final[dict[str, pl.DataType]] = {
 }  # fmt: skip
 # One output row per (event_id, sign): a pair shares its event id and differs in sign.
 EXPECTED_GRAIN: Final[tuple[str, ...]] = ("event_id", "sign")
-_NULLABLE: Final = frozenset({"order_id", "promotion_discount"})
+_NULLABLE: Final = frozenset({"order_id", "promotion_discount", "ends_on"})
+_OPTIONAL: Final = frozenset({"ends_on"})  # may be left out of the input: read as null
 _SUB: Final = "subscription_id"
 _KEY: Final = "sub_key"  # dense integer per subscription in sorted order: joins and sorts on it, not on the string
 _CHANGE_TYPES: Final = {"add": "addQuantity", "remove": "removeQuantity", "cancel": "cancelImmediate"}
 
 
 def _conform(frame: pl.LazyFrame, schema: dict[str, pl.DataType], name: str) -> pl.LazyFrame:
-    missing = [column for column in schema if column not in frame.collect_schema().names()]
+    present = frame.collect_schema().names()
+    missing = [column for column in schema if column not in present and column not in _OPTIONAL]
     if missing:
         raise ValueError(f"{name}: missing column(s) {', '.join(missing)}")
-    return frame.select([pl.col(column).cast(dtype) for column, dtype in schema.items()])
+    return frame.select(
+        [(pl.col(c) if c in present else pl.lit(None)).cast(dtype).alias(c) for c, dtype in schema.items()]
+    )
 
 
 def _check_events(events: pl.LazyFrame) -> None:
@@ -112,6 +116,7 @@ def _subscriptions(ordered: pl.LazyFrame) -> pl.LazyFrame:
         "pricing_currency",
         pl.col("order_id").alias("purchase_order_id"),
         pl.col("event_date").alias("anchor"),
+        "ends_on",
         pl.col("billing").replace_strict(CYCLE_MONTHS, return_dtype=pl.Int64).alias("cycle_months"),
         pl.col("term").replace_strict(TERM_MONTHS, return_dtype=pl.Int64).alias("term_months"),
     )
@@ -157,7 +162,10 @@ def _cycles(ordered: pl.LazyFrame, subs: pl.LazyFrame, terms: pl.LazyFrame, unti
     )
     limits = limits.with_columns(
         last_k=pl.min_horizontal(
-            cycle_index(anchor, months, pl.lit(until)), cycle_index(anchor, months, pl.col("cancel_date")), k_term
+            cycle_index(anchor, months, pl.lit(until)),
+            cycle_index(anchor, months, pl.col("cancel_date")),
+            cycle_index(anchor, months, pl.col("ends_on")),  # expired, or not renewing after its term
+            k_term,
         )
     )
     filled = ["term_price", "term_discount", "term_order_id"]

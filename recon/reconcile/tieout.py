@@ -20,6 +20,12 @@ def _allocate(remaining: pl.Expr, available: pl.Expr) -> pl.Expr:
     return pl.when(same_sign).then(part).otherwise(pl.lit(Decimal(0))).cast(AMOUNT)
 
 
+def _whole(remaining: pl.Expr, available: pl.Expr) -> pl.Expr:
+    """A document explains its whole amount or nothing: only when the residual holds all of it (same sign)."""
+    fits = (remaining.sign() == available.sign()) & (available != 0) & (available.abs() <= remaining.abs())
+    return pl.when(fits).then(available).otherwise(pl.lit(Decimal(0))).cast(AMOUNT)
+
+
 def tieout(invoices: pl.LazyFrame, lines: pl.LazyFrame, unit_loads: pl.LazyFrame) -> pl.LazyFrame:
     """Invoice total vs sum of its billed lines, the residual split by cause (design: Tie-out causes)."""
     check_grain(invoices, ["invoice_number"], "stg.invoices")
@@ -85,7 +91,8 @@ def tieout(invoices: pl.LazyFrame, lines: pl.LazyFrame, unit_loads: pl.LazyFrame
     frame = base.with_columns(pl.col("residual").alias("_left"))
     for name in CAUSES:
         evidence = evidence_of[name]
-        frame = frame.with_columns(_allocate(pl.col("_left"), evidence).alias(name)).with_columns(
+        allocate = _whole if name in ("adjustments", "credit_notes") else _allocate
+        frame = frame.with_columns(allocate(pl.col("_left"), evidence).alias(name)).with_columns(
             (pl.col("_left") - pl.col(name)).cast(AMOUNT).alias("_left")
         )
     return frame.select(

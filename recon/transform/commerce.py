@@ -55,7 +55,7 @@ SELECT
     o.creation_date AS ordered_at,
     o.quantity,
     o.list_price,
-    o.price AS unit_price,
+    coalesce(o.discounted_price, o.price) AS unit_price,  -- per unit after promotions, in the pricing currency
     upper(o.currency_code) AS pricing_currency,
     split_part(o.offer_id, ':', 1) AS product_id,
     split_part(o.offer_id, ':', 2) AS sku_id,

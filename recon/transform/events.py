@@ -21,8 +21,14 @@ def subscription_events(orders: pl.LazyFrame, subscriptions: pl.LazyFrame) -> pl
     Order lines carry what they bought, added or removed; the count after each event is a running sum that
     restarts at every purchase and renewal. Term and billing plan come from the subscription.
     """
+    ends = (pl.col("status") == "expired") | (pl.col("auto_renew") == False)  # noqa: E712 - null: renewing
     plans = subscriptions.select(
-        "subscription_id", pl.col("customer_id").alias("sub_customer"), "term", "billing"
+        "subscription_id",
+        pl.col("customer_id").alias("sub_customer"),
+        "term",
+        "billing",
+        pl.when(ends.fill_null(False)).then(pl.col("term_end")).alias("ends_on"),
+        pl.when(pl.col("status") == "active").then(pl.col("quantity")).cast(QTY).alias("active_quantity"),
     ).unique("subscription_id")
     lines = (
         orders.filter(pl.col("subscription_id").is_not_null() & pl.col("transaction_type").is_in(list(EVENT_OF)))
@@ -63,7 +69,7 @@ def subscription_events(orders: pl.LazyFrame, subscriptions: pl.LazyFrame) -> pl
         .otherwise(None)
         .cast(RATE)
     )
-    return with_counts.join(plans, on="subscription_id", how="inner").select(
+    return with_counts.join(plans, on="subscription_id", how="inner", maintain_order="left").select(
         "subscription_id",
         pl.coalesce("customer_id", "sub_customer").alias("customer_id"),
         "order_id",
@@ -76,6 +82,8 @@ def subscription_events(orders: pl.LazyFrame, subscriptions: pl.LazyFrame) -> pl
         pl.coalesce("list_price", "unit_price").cast(PRICE).alias("unit_price"),
         discount.alias("promotion_discount"),
         "pricing_currency",
+        "ends_on",
+        "active_quantity",
     )
 
 
@@ -88,9 +96,19 @@ def rateable(events: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         pl.col("billing").first(),
         pl.col("customer_id").first(),
         (pl.col("event_date").min() < pl.col("event_date").filter(pl.col("event") == "purchase").min()).alias("early"),
+        # events come in order: the last one's seat count is what the history says the subscription has now
+        (pl.col("quantity").sort_by("event_date", maintain_order=True).last() != pl.col("active_quantity").last())
+        .fill_null(False)
+        .alias("unexplained"),
     )
     known = pl.concat_str("term", "billing", separator="/").is_in([f"{t}/{b}" for t, b in sorted(RATED_PLANS)])
-    ok = per_sub.filter((pl.col("purchases") == 1) & (pl.col("plans") == 1) & known & ~pl.col("early").fill_null(False))
+    ok = per_sub.filter(
+        (pl.col("purchases") == 1)
+        & (pl.col("plans") == 1)
+        & known
+        & ~pl.col("early").fill_null(False)
+        & ~pl.col("unexplained")
+    )
     good = events.join(ok.select("subscription_id"), on="subscription_id", how="semi")
     missing = per_sub.join(ok.select("subscription_id"), on="subscription_id", how="anti").select(
         "subscription_id",
@@ -99,6 +117,8 @@ def rateable(events: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         .then(pl.lit("the order history does not reach back to the purchase"))
         .when(~known)
         .then(pl.concat_str(pl.lit("the plan "), "term", pl.lit("/"), "billing", pl.lit(" is not rated")))
+        .when(pl.col("unexplained"))
+        .then(pl.lit("the order history does not explain the subscription's current seat count"))
         .otherwise(pl.lit("the order history is inconsistent (several purchases or plans)"))
         .alias("reason"),
     )

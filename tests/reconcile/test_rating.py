@@ -413,7 +413,8 @@ def _synthetic(n_subs: int, start: date = date(2025, 1, 1)) -> pl.LazyFrame:
         event=pl.lit("add"), event_id=pl.format("a{}", i), event_date=pl.col("event_date") + pl.duration(days=3),
         quantity=pl.col("quantity") + 2,
     )  # fmt: skip
-    return pl.concat([purchases, adds]).select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
+    frame = pl.concat([purchases, adds]).with_columns(ends_on=pl.lit(None, dtype=pl.Date))
+    return frame.select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
 
 
 def test_scale_10k_subscriptions_12_months_row_counts() -> None:
@@ -425,3 +426,18 @@ def test_scale_10k_subscriptions_12_months_row_counts() -> None:
     assert counts["renew"] == 11 * sum(1 for i in range(n) if i % 3 == 0)
     assert counts["cycleCharge"] == 11 * sum(1 for i in range(n) if i % 3 == 1)
     assert counts["addQuantity"] == 2 * (n // 2) and sum(counts.values()) == n + 11 * monthly + 2 * (n // 2)
+
+
+def test_a_monthly_term_that_does_not_renew_stops_at_its_end() -> None:
+    """P1M renews by itself; with auto-renew off (or expired) no cycle starts after the term's end."""
+    ended = events(ev("purchase", date(2025, 1, 10), 5), ends_on=date(2025, 3, 9))
+    running = events(ev("purchase", date(2025, 1, 10), 5))
+    starts = {
+        name: expected_charges(e, NO_FX, billing_currency="EUR", until=date(2025, 6, 30))
+        .select("charge_start")
+        .collect()["charge_start"]
+        .to_list()
+        for name, e in (("ended", ended), ("running", running))
+    }
+    assert starts["ended"] == [date(2025, 1, 10), date(2025, 2, 10)]
+    assert starts["running"][-1] == date(2025, 6, 10) and len(starts["running"]) == 6
