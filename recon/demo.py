@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from recon.errors import SettingsError
-from recon.extract import ExtractSummary, extract
+from recon.extract import ExtractSummary
 from recon.extract.base import Reporter
 from recon.reconcile import ReconcileSummary, reconcile
 from recon.report import write_monthly
 from recon.sandbox import SandboxServer
+from recon.sandbox.world import first_month
 from recon.settings import Secret, Settings, load_settings
+from recon.walk import Step, walk
 
 # The demo uses its own sandbox: only where data goes is read from the user's settings.
 STORAGE_SETTINGS = frozenset({"db", "data_dir"})
@@ -65,17 +68,28 @@ def run_demo(
     seed: int = 1,
     size: str = "tiny",
     reporter: Reporter | None = None,
+    switches: dict[str, str] | None = None,
+    inject_rates: dict[str, float] | None = None,
+    on_step: Callable[[Step], None] | None = None,
 ) -> DemoResult:
-    """Start the sandbox, extract everything, reconcile and write the monthly export."""
+    """Start the sandbox at its first month, walk it to its `today` extracting as a partner would, reconcile and
+    write the monthly export."""
     base = load_settings(config, overrides={"db": db} if db else None, only=STORAGE_SETTINGS)
     state_dir = base.data_dir / "sandbox"
     try:
-        server = SandboxServer(state_dir, seed=seed, size=size)
+        server = SandboxServer(
+            state_dir,
+            seed=seed,
+            size=size,
+            start=first_month(seed, size),
+            switches=switches,
+            inject_rates=inject_rates,
+        )
     except ValueError as exc:  # the sandbox refuses sizes, switches and rates it does not know
         raise SettingsError(f"sandbox: {exc}") from None
     with server as sandbox:
         settings = sandbox_settings(base, dict(sandbox.info), state_dir / "sandbox.json")
-        extracted = extract(settings, reporter=reporter)
+        extracted = walk(settings, sandbox.info, reporter=reporter, on_step=on_step).merged()
     reconciled = reconcile(settings)
     report = write_monthly(settings)
     return DemoResult(settings, extracted, reconciled, report)

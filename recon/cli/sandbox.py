@@ -36,13 +36,17 @@ def _rates(values: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def _today(value: str | None) -> date | None:
+def _date(option: str, value: str | None) -> date | None:
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise SettingsError(f"--today: {value!r} is not a date like 2026-03-10") from None
+        raise SettingsError(f"{option}: {value!r} is not a date like 2026-03-10") from None
+
+
+def _today(value: str | None) -> date | None:
+    return _date("--today", value)
 
 
 def world_options(fn: click.decorators.FC) -> click.decorators.FC:
@@ -85,9 +89,16 @@ def sandbox() -> None:
 @click.option(
     "--fault", "faults", multiple=True, metavar="KIND:RATE[:ARG][@ROUTE]", help="Inject a fault (repeatable)."
 )
+@click.option(
+    "--start",
+    metavar="YYYY-MM-DD|first-month",
+    help="Where the clock starts (default: --today); the world is still the one of --today. "
+    "`first-month` starts at the first day of the world's first month, to walk its history.",
+)
 @world_options
 def serve(
     port: int,
+    start: str | None,
     state_dir: Path,
     faults: tuple[str, ...],
     seed: int,
@@ -98,9 +109,11 @@ def serve(
 ) -> None:
     """Serve the sandbox in the foreground until interrupted; writes STATE_DIR/sandbox.json."""
     from recon.sandbox import run_foreground
+    from recon.sandbox.world import first_month
 
     console.print(f"Sandbox state: {state_dir.resolve() / 'sandbox.json'} (Ctrl-C to stop)")
     try:
+        start_date = first_month(seed, size, _today(today)) if start == "first-month" else _date("--start", start)
         run_foreground(
             state_dir,
             seed=seed,
@@ -110,6 +123,7 @@ def serve(
             switches=_pairs(switches, "--switch"),
             inject_rates=_rates(inject_rates),
             faults=list(faults),
+            start=start_date,
         )
     except ValueError as exc:  # unknown size, switch, injection kind or fault spec
         raise SettingsError(f"sandbox: {exc}") from None

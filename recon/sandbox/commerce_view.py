@@ -21,6 +21,7 @@ from recon.sandbox.commerce import (
     monotonic,
     stamp,
 )
+from recon.sandbox.inject_orphans import orphan_keys, orphan_price
 from recon.sandbox.jsonenc import dumps
 from recon.sandbox.lifecycle import schedule
 from recon.sandbox.lines import Line, Rating
@@ -94,6 +95,11 @@ class CommerceView:
         self.horizon = add_months(self.today.replace(day=1), 1)
         self._subs: dict[int, list[SubView]] = {}
         self.by_id: dict[str, Subscription] = {s.id: s for s in world.subs if not s.ghost}
+        orphan_orders, self.unordered = orphan_keys(world.answer_key)  # R11 injections (inject_orphans.py)
+        self.orphan_orders: dict[int, list[Subscription]] = {}
+        for s in world.subs:
+            if s.ghost and s.order_id in orphan_orders:
+                self.orphan_orders.setdefault(s.customer, []).append(s)
 
     def customer(self, customer_id: str) -> Customer | None:
         """The customer with this id (case-insensitive)."""
@@ -251,6 +257,8 @@ class CommerceView:
             sub = v.sub
             if v.live is not None and v.live.adopted is None:
                 continue  # bought through a cart: the ledger order below
+            if sub.id in self.unordered:
+                continue  # injected: no order of this subscription is served
             purchase = [ln for ln in by_order.get(sub.order_id, []) if ln.charge_type == "new"]
             out.append(self._generated_order(v, sub.order_id, sub.start, "new", purchase, sub.quantity))
         seen = {o["id"] for o in out}
@@ -259,7 +267,7 @@ class CommerceView:
                 continue
             kinds = {ln.charge_type for ln in lns}
             kind = next((k for k in ("renew", "addQuantity", "removeQuantity", "cancelImmediate") if k in kinds), None)
-            if kind is None:
+            if kind is None or self._sub_of(lns[0]) in self.unordered:
                 continue
             v = views[self._sub_of(lns[0])]
             charge = [ln for ln in lns if ln.eup >= 0] or lns
@@ -270,6 +278,9 @@ class CommerceView:
                 qty = lns[0].quantity
             out.append(self._generated_order(v, oid, lns[0].order_date, kind, lns, qty))
             seen.add(oid)
+        for ghost in self.orphan_orders.get(cust.idx, []):
+            if ghost.start <= self.today:
+                out.append(self._orphan_order(ghost, cust))
         for o in self.ledger.orders.values():
             if o.customer != cust.idx:
                 continue
@@ -343,6 +354,35 @@ class CommerceView:
             "attestation": None,
         }
 
+    def _orphan_order(self, ghost: Subscription, cust: Customer) -> dict[str, Any]:
+        """An injected purchase order whose line names `ghost`, a subscription no subscription list holds."""
+        av = ghost.avail
+        item: dict[str, Any] = {
+            "number": 0,
+            "view": None,
+            "ghost": ghost,
+            "offer_id": catalog_item_id(av),
+            "term": av.term,
+            "transaction": "New",
+            "quantity": ghost.quantity,
+            "friendly": av.product.sku_name,
+            "promotion_id": "",
+            "lines": [],
+        }
+        return {
+            "id": ghost.order_id,
+            "cust": cust,
+            "on": ghost.start,
+            "created": stamp(ghost.start, (ghost.base >> 7) % 3600),
+            "billing_cycle": billing_cycle(av),
+            "transaction_type": "UserPurchase",
+            "status": "completed",
+            "listed": True,
+            "provisioned": True,
+            "items": [item],
+            "attestation": None,
+        }
+
     def order_resource(self, o: dict[str, Any], include_price: bool, pascal: bool = False) -> dict[str, Any]:
         """The Order resource (commerce.md §8.5)."""
         cust: Customer = o["cust"]
@@ -362,8 +402,10 @@ class CommerceView:
                 "partnerIdOnRecord": str(cust.reseller_mpn) if cust.reseller_mpn else "",
             }
             view: SubView | None = it["view"]
-            if view is not None and o["provisioned"]:
-                line["subscriptionId"] = view.sub.id
+            ghost: Subscription | None = it.get("ghost")
+            sub_id = view.sub.id if view is not None else ghost.id if ghost is not None else None
+            if sub_id is not None and o["provisioned"]:
+                line["subscriptionId"] = sub_id
             if it["promotion_id"]:
                 line["promotionId"] = it["promotion_id"]
             if include_price:
@@ -380,8 +422,8 @@ class CommerceView:
                         f"/products/{p.product_id}/skus/{p.sku_id}/availabilities/{av.availability_id}?country={cc}"
                     ),
                 }
-            if view is not None and o["provisioned"]:
-                links["subscription"] = link(f"/customers/{cust.id}/subscriptions/{view.sub.id}")
+            if sub_id is not None and o["provisioned"]:
+                links["subscription"] = link(f"/customers/{cust.id}/subscriptions/{sub_id}")
             line["links"] = links
             items.append(line)
         res: dict[str, Any] = {
@@ -413,6 +455,17 @@ class CommerceView:
         """Pricing of an order line: catalog price, after promotion, prorated, and in billing currency."""
         lns: list[Line] = it["lines"]
         view: SubView | None = it["view"]
+        ghost: Subscription | None = it.get("ghost")
+        if ghost is not None:  # an injected orphan order (inject_orphans.py)
+            orphan = orphan_price(self.rating, ghost, cust)
+            unit = orphan.list_price
+            return {
+                "listPrice": unit,
+                "discountedPrice": unit,
+                "proratedPrice": unit,
+                "price": orphan.price,
+                "extendedPrice": orphan.extended,
+            }
         charge = [ln for ln in lns if ln.eup >= 0]
         ref = charge[0] if charge else (lns[0] if lns else None)
         if ref is not None:

@@ -70,7 +70,7 @@ def unbilled_drift(
         for kind in ("unbilled_vanished", "unbilled_changed"):
             salt = det_int(seed, "drift", kind)
             pool = [(int(r[4][-12:], 16) ^ salt, r) for r in month_rows if r[1] not in taken]
-            for pos, sub, cust_idx, _, _ in _pick(seed, rates.get(kind, 0.0), kind, pool):
+            for pos, sub, cust_idx, _, _ in _pick(seed, rates.get(kind, 0.0), kind, pool, lambda r: r[3]):
                 taken.add(sub)
                 full = frame.row(pos, named=True)
                 new, case = _drifted(seed, kind, full, customers[cust_idx], invoice_of.get(month))

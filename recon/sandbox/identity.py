@@ -96,7 +96,7 @@ def _resource_of(scopes: list[str]) -> tuple[str | None, list[str]]:
 
 
 async def token(request: Request) -> Response:
-    """Token endpoint: client_credentials (secret or certificate assertion) and device_code."""
+    """Token endpoint: client_credentials (secret or certificate assertion), device_code and refresh_token."""
     state: SandboxState = request.app.state.sandbox
     if request.path_params["tenant"].lower() != state.tenant_id:
         return _aad_error(state, 400, "invalid_request", 90002, "Tenant not found.")
@@ -125,6 +125,8 @@ async def token(request: Request) -> Response:
         return _client_credentials(request, state, form)
     if grant == DEVICE_GRANT:
         return _device_token(state, form)
+    if grant == "refresh_token":
+        return _refresh_token(state, form)
     return _aad_error(state, 400, "unsupported_grant_type", 70003, f"The grant type '{grant}' is not supported.")
 
 
@@ -203,15 +205,26 @@ def _device_token(state: SandboxState, form: dict[str, str]) -> Response:
     pending = state.tokens.device_codes.pop(form.get("device_code", ""), None)
     if pending is None:
         return _aad_error(state, 400, "expired_token", 70020, "The provided device code has expired or is unknown.")
+    return _user_tokens(state, pending["resource"], pending["scopes"], pending["user"])
+
+
+def _refresh_token(state: SandboxState, form: dict[str, str]) -> Response:
+    """A refresh token (from the device flow) redeemed for either resource, as Entra's multi-resource ones are."""
+    held = state.tokens.refresh_tokens.get(form.get("refresh_token", ""))
+    if held is None or held["app_id"] != state.client_id:
+        return _aad_error(state, 400, "invalid_grant", 70000, "The provided refresh token is not valid or has expired.")
+    resource, wanted = _resource_of(form.get("scope", "").split())
+    if resource is None:
+        return _aad_error(state, 400, "invalid_scope", 70011, f"The scope {form.get('scope', '')} is not valid.")
+    return _user_tokens(state, resource, wanted, held["user"])
+
+
+def _user_tokens(state: SandboxState, resource: str, scopes: list[str], user: str) -> Response:
+    """Access, refresh and id token for the partner user (device-code and refresh-token grants)."""
     lifetime = state.token_lifetime_s
-    tok = state.tokens.issue(
-        state.client_id,
-        state.tenant_id,
-        pending["resource"],
-        pending["scopes"],
-        lifetime,
-        user=pending["user"],
-    )
+    tok = state.tokens.issue(state.client_id, state.tenant_id, resource, scopes, lifetime, user=user)
+    refresh = secrets.token_urlsafe(48)
+    state.tokens.refresh_tokens[refresh] = {"app_id": state.client_id, "user": user}
     now = int(time.time())
     claims = {
         "aud": state.client_id,
@@ -222,7 +235,7 @@ def _device_token(state: SandboxState, form: dict[str, str]) -> Response:
         "sub": state.user_oid,
         "oid": state.user_oid,
         "tid": state.tenant_id,
-        "preferred_username": pending["user"],
+        "preferred_username": user,
         "name": "Sandbox Partner Admin",
         "ver": "2.0",
     }
@@ -231,10 +244,11 @@ def _device_token(state: SandboxState, form: dict[str, str]) -> Response:
     return _json(
         {
             "token_type": "Bearer",
-            "scope": " ".join(pending["scopes"]),
+            "scope": " ".join(scopes),
             "expires_in": lifetime,
             "ext_expires_in": lifetime,
             "access_token": tok.value,
+            "refresh_token": refresh,
             "id_token": id_token,
             "client_info": client_info,
         }

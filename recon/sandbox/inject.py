@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from recon.sandbox.lines import Line, Rating
 from recon.sandbox.population import Customer, Subscription
-from recon.sandbox.rand import det_hex, det_int
+from recon.sandbox.rand import det_hex, det_int, pick_at_rate
 
-_ODD = 0x9E3779B97F4A7C15
-_M64 = (1 << 64) - 1
 KEY_COLUMNS = [
     "case_id",
     "kind",
@@ -63,8 +61,8 @@ CATALOGUE: dict[str, Kind] = {
         _k("unbilled_changed", "R08", "", "subscription,period", 0.0004, True),
         _k("invoice_total_off", "R09", "", "invoice,period", 0.3, True),
         _k("usage_sum_off", "R10", "R09", "subscription,invoice,period", 0.001, True),
-        _k("order_without_subscription", "R11", "", "order", 0.0, False),
-        _k("subscription_without_order", "R11", "", "subscription", 0.0, False),
+        _k("order_without_subscription", "R11", "", "order", 0.004, True),
+        _k("subscription_without_order", "R11", "", "subscription", 0.0002, True),
         _k("fx_rate_off", "R12", "R03", "subscription,invoice,period", 0.0004, True),
         _k("usage_spike", "R13", "", "subscription,period", 0.01, True),
     ]
@@ -98,6 +96,7 @@ class Case:
     description: str
     sub: Subscription | None = None
     invoice: str | None = None
+    order_id: str | None = None
     key: tuple[object, ...] = ()
 
 
@@ -121,15 +120,13 @@ class Injector:
         self.dropped: set[int] = set()
         self.by_type: dict[str, list[tuple[int, int]]] = {}  # charge type -> (selection key, position)
 
-    def pick(self, kind: str, candidates: list[tuple[int, int]]) -> list[int]:
-        """Positions chosen at the kind's rate (hash of seed and key); at least one if it is positive."""
-        rate = self.rates.get(kind, 0.0)
-        if rate <= 0 or not candidates:
-            return []
-        salt = det_int(self.seed, "pick", kind)
-        limit = int(rate * 2**64)
-        chosen = [pos for key, pos in candidates if ((key ^ salt) * _ODD) & _M64 < limit]
-        return chosen or [min(candidates, key=lambda c: ((c[0] ^ salt) * _ODD) & _M64)[1]]
+    def pick(
+        self, kind: str, candidates: list[tuple[int, int]], month_of: Callable[[int], object] | None = None
+    ) -> list[int]:
+        """Positions chosen at the kind's rate (hash of seed and key); at least one per billing month (by default
+        the month of the line at that position) if the rate is positive."""
+        months = month_of or (lambda pos: self.lines[pos].period)
+        return pick_at_rate(self.seed, self.rates.get(kind, 0.0), kind, candidates, months)
 
     def cust(self, line: Line) -> Customer:
         """The customer of a line's subscription."""
@@ -163,11 +160,19 @@ class Injector:
                 func(self)
         return [ln for i, ln in enumerate(lines) if i not in self.dropped] if self.dropped else lines
 
-    def apply_invoices(self, invoices: list[dict], rng_amount: Callable[[str], Decimal]) -> None:
-        """invoice_total_off: move chosen invoices' totalCharges away from the sum of their lines."""
-        cands = [(det_int(self.seed, inv["id"]), i) for i, inv in enumerate(invoices)]
-        for i in self.pick("invoice_total_off", cands):
-            inv = invoices[i]
+    def apply_invoices(
+        self, invoices: list[dict], rng_amount: Callable[[str], Decimal], window_ids: Sequence[str] = ()
+    ) -> None:
+        """invoice_total_off: move chosen invoices' totalCharges away from the sum of their lines.
+
+        The choice is made over the invoices of the world's whole window (`window_ids`), issued or not, so an
+        invoice chosen once stays chosen as the clock advances."""
+        ids = sorted({*window_ids, *(str(inv["id"]) for inv in invoices)})
+        cands = [(det_int(self.seed, iid), iid) for iid in ids]
+        chosen = set(pick_at_rate(self.seed, self.rates.get("invoice_total_off", 0.0), "invoice_total_off", cands))
+        for inv in invoices:
+            if inv["id"] not in chosen:
+                continue
             delta = rng_amount(inv["id"])
             inv["totalCharges"] += delta
             period = inv["periodStart"]
@@ -183,10 +188,13 @@ class Injector:
                 )
             )
 
-    def key_rows(self, invoice_of: Callable[[date], str]) -> list[dict]:
-        """Answer-key rows with the columns of KEY_COLUMNS, in a stable order."""
+    def key_rows(self, invoice_of: Callable[[date], str], invoiced: set[date] | None = None) -> list[dict]:
+        """Answer-key rows with the columns of KEY_COLUMNS, in a stable order (only cases of `invoiced` months:
+        a running month's lines carry their injections in the unbilled views, its cases count once invoiced)."""
         rows = []
         for case in self.cases:
+            if invoiced is not None and case.period not in invoiced:
+                continue
             kind = CATALOGUE[case.kind]
             sub = case.sub
             invoice = case.invoice or (invoice_of(case.period) if "invoice" in kind.keys else None)
@@ -198,7 +206,7 @@ class Injector:
                     "also": ",".join(kind.also),
                     "customer_id": self.customers[sub.customer].id if sub else None,
                     "subscription_id": sub.id if sub and "subscription" in kind.keys else None,
-                    "order_id": None,
+                    "order_id": case.order_id,
                     "invoice_number": invoice,
                     "period": case.period,
                     "amount_at_stake": case.amount,

@@ -18,6 +18,7 @@ from recon.sandbox.billing import (
     prorated_eup,
 )
 from recon.sandbox.catalog import AVAILABILITIES, FX_PLACES, list_price
+from recon.sandbox.inject_orphans import order_without_subscription, subscription_without_order
 from recon.sandbox.lines import Line
 from recon.sandbox.population import Subscription
 from recon.sandbox.rand import base128, det_int, guid_of, mix, stream
@@ -208,7 +209,7 @@ def unknown_subscription(inj: Injector) -> None:
     """A charge for a subscription that exists nowhere else."""
     pairs = [(c, p) for c in inj.customers for p in sorted(inj.closed)]
     cands = [(det_int(inj.seed, "ghost", c.idx, p), i) for i, (c, p) in enumerate(pairs)]
-    for pos in inj.pick("unknown_subscription", cands):
+    for pos in inj.pick("unknown_subscription", cands, lambda i: pairs[i][1]):
         cust, period = pairs[pos]
         rng = stream(inj.seed, "inject", "unknown_subscription", cust.idx, period)
         avail = rng.choice([a for a in AVAILABILITIES if a.plan == "monthly"])
@@ -267,6 +268,7 @@ def unknown_subscription(inj: Injector) -> None:
 
 
 LINE_KINDS: dict[str, Kind] = {
+    "subscription_without_order": subscription_without_order,  # first: it keeps other cases off its subscription
     "qty_overbilled": _qty("qty_overbilled", True),
     "qty_underbilled": _qty("qty_underbilled", False),
     "price_not_locked": _price("price_not_locked", "cycleCharge"),
@@ -279,4 +281,5 @@ LINE_KINDS: dict[str, Kind] = {
     "credit_missing": _drop_or_double("credit_missing", REFUNDS, True, False),
     "credit_twice": _drop_or_double("credit_twice", REFUNDS, True, True),
     "fx_rate_off": fx_rate_off,
+    "order_without_subscription": order_without_subscription,
 }

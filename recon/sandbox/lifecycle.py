@@ -57,8 +57,9 @@ class _Replay:
         rid: int,
         term: tuple[date, date],
     ) -> None:
-        """Rate and keep one line dated `on` if it falls inside the world's billed or open months."""
-        if on < self.window_start or on >= self.today:
+        """Rate and keep one line dated `on` before `today`. A change before the world's first month is kept as
+        history: it bills nothing the world serves, but its order and its effect on the subscription exist."""
+        if on >= self.today:
             return
         _, ce, clen = cycle
         fx = self.r.fx(self.cust.currency, on)
@@ -133,7 +134,8 @@ def schedule(start: date, term: str, plan: str, window_start: date, horizon: dat
 def replay(
     rating: Rating, sub: Subscription, cust: Customer, window_start: date, today: date, horizon: date | None = None
 ) -> list[Line]:
-    """Every line the subscription produced from `window_start` up to (not including) `today`."""
+    """Every line the subscription produced from `window_start` up to (not including) `today`, plus the seat
+    changes and cancellation of the term holding `window_start` dated before it (history, see `emit`)."""
     av = sub.avail
     horizon = horizon or add_months(today.replace(day=1), 1)
     terms = schedule(sub.start, av.term, av.plan, window_start, horizon)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _ALNUM = "0123456789BCDFGHJKLMNPQRSTVWXZ"
 
@@ -77,3 +81,35 @@ def guid_of(value: int) -> str:
     """Format a 128-bit value as a lower-case version-4 GUID."""
     h = f"{(value & _GUID_MASK) | _GUID_BITS:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_ODD = 0x9E3779B97F4A7C15
+_M64 = (1 << 64) - 1
+
+
+def pick_at_rate(
+    seed: int,
+    rate: float,
+    kind: str,
+    candidates: Sequence[tuple[int, T]],
+    month_of: Callable[[T], object] | None = None,
+) -> list[T]:
+    """Targets chosen at `rate` by a hash of (seed, kind, key); at least one per month when the rate is positive.
+
+    The fallback is per month (`month_of`), so a closed month's choice never moves when later months close."""
+    if rate <= 0 or not candidates:
+        return []
+    salt = det_int(seed, "pick", kind)
+    limit = int(rate * 2**64)
+
+    def score(key: int) -> int:
+        return ((key ^ salt) * _ODD) & _M64
+
+    picked = {i for i, (key, _) in enumerate(candidates) if score(key) < limit}
+    groups: dict[object, list[int]] = {}
+    for i, (_, target) in enumerate(candidates):
+        groups.setdefault(month_of(target) if month_of else None, []).append(i)
+    for members in groups.values():
+        if not picked.intersection(members):
+            picked.add(min(members, key=lambda i: score(candidates[i][0])))
+    return [candidates[i][1] for i in sorted(picked)]

@@ -15,7 +15,7 @@ from recon.sandbox.paging import TokenCodec
 from recon.sandbox.rand import det_guid, digest
 from recon.sandbox.tls import TlsFiles, ensure, load_client_certificate
 from recon.sandbox.tokens import TokenStore
-from recon.sandbox.world import DEFAULT_TODAY, World, build_world
+from recon.sandbox.world import DEFAULT_TODAY, World, build_world, closed_periods, first_month
 
 PC_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -38,6 +38,12 @@ class Settings:
     switches: dict[str, str] = field(default_factory=dict)
     inject_rates: dict[str, float] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
+    start: date | None = None  # where the clock starts (default: `today`); the world is still fixed by `today`
+
+    @property
+    def start_date(self) -> date:
+        """The clock's start: `start`, else `today`, else the world's default date."""
+        return self.start or self.today or DEFAULT_TODAY
 
 
 class SandboxState:
@@ -60,7 +66,10 @@ class SandboxState:
         self.port = 0
         self.log: list[dict[str, Any]] = []
         self.commerce = Commerce(seed)
-        self.world: World = self._build(settings.today or DEFAULT_TODAY, settings.switches)
+        anchor = settings.today or DEFAULT_TODAY
+        if settings.start is not None and settings.start > anchor:
+            raise ValueError(f"the clock's start {settings.start} is after the world's today {anchor}")
+        self.world: World = self._build(settings.start_date, settings.switches)
         self.user_upn = f"admin@{self.world.customers[0].domain.split('.')[0]}partner.onmicrosoft.com"
         self.faults = FaultPlan.parse(settings.faults, seed)
 
@@ -123,9 +132,15 @@ class SandboxState:
         with self.lock:
             self.commerce.reset()
             self.__dict__.pop("exports_registry", None)  # v2 export operations (exports_api.registry)
-            self.world = self._build(self.settings.today or DEFAULT_TODAY, self.settings.switches)
+            self.world = self._build(self.settings.start_date, self.settings.switches)
             self.faults = FaultPlan.parse(self.settings.faults, self.settings.seed)
             self.log.clear()
+
+    def world_months(self) -> list[date]:
+        """The months the world invoices by its `today` (a walk closes exactly these)."""
+        anchor = self.settings.today or DEFAULT_TODAY
+        first = first_month(self.settings.seed, self.settings.size, anchor)
+        return [m for m in closed_periods(self.settings.seed, anchor, 12) if m >= first]
 
     def info(self) -> dict[str, Any]:
         """The content of sandbox.json: how other tools connect to this sandbox."""
@@ -146,6 +161,9 @@ class SandboxState:
             "seed": self.settings.seed,
             "size": self.settings.size,
             "today": self.today.isoformat(),
+            "world_today": (self.settings.today or DEFAULT_TODAY).isoformat(),
+            "first_month": first_month(self.settings.seed, self.settings.size, self.settings.today).isoformat(),
+            "closed_months": [m.isoformat() for m in self.world_months()],
             "billing_currency": self.world.billing_currency,
             "switches": dict(self.world.switches),
         }

@@ -37,6 +37,7 @@ class TokenStore:
 
     tokens: dict[str, Token] = field(default_factory=dict)
     device_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # value -> app id and user
 
     def issue(
         self,

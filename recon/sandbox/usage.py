@@ -10,6 +10,7 @@ meter's monthly recon line `subtotal = ROUNDDOWN(ROUNDDOWN(EUP × billableQuanti
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -34,7 +35,7 @@ from recon.sandbox.azure import (
 from recon.sandbox.billing import add_months, tax_total
 from recon.sandbox.lines import Rating
 from recon.sandbox.population import Customer
-from recon.sandbox.rand import det_int, guid_of, mix, stream
+from recon.sandbox.rand import det_int, guid_of, mix, pick_at_rate, stream
 
 PEC_TEXT = '["15.0% Partner earned credit for services managed"]'
 SPIKE_MAD = Fraction(59304, 10000)  # 4 × 1.4826
@@ -42,8 +43,6 @@ SPIKE_FLOOR = 1000  # 10.00 in cents
 HISTORY_MIN, HISTORY_MAX = 14, 30
 SUB_OFFSET = 1_000_000  # `sub` of a plan's recon lines in the line frames (seat subscriptions are below)
 EUP_PLACES = Decimal("1e-15")
-_ODD = 0x9E3779B97F4A7C15
-_M64 = (1 << 64) - 1
 
 
 def daily_cents(q_micro: int, up_micro: int, pec: bool, fx_nano: int) -> tuple[int, int]:
@@ -156,14 +155,11 @@ class _DayRows:
         return sum(self.bill)
 
 
-def _pick(seed: int, rate: float, kind: str, candidates: list[tuple[int, Any]]) -> list[Any]:
-    """Targets chosen at `rate` by a hash of (seed, kind, key); at least one when the rate is positive."""
-    if rate <= 0 or not candidates:
-        return []
-    salt = det_int(seed, "pick", kind)
-    limit = int(rate * 2**64)
-    chosen = [t for key, t in candidates if ((key ^ salt) * _ODD) & _M64 < limit]
-    return chosen or [min(candidates, key=lambda c: ((c[0] ^ salt) * _ODD) & _M64)[1]]
+def _pick(
+    seed: int, rate: float, kind: str, candidates: list[tuple[int, Any]], month_of: Callable[[Any], object]
+) -> list[Any]:
+    """Targets chosen at `rate` by a hash of (seed, kind, key); at least one per month when the rate is positive."""
+    return pick_at_rate(seed, rate, kind, candidates, month_of)
 
 
 class _Days:
@@ -352,7 +348,7 @@ def _spike_days(seed: int, plans: list[Plan], closed: set[date], rate: float) ->
     """(plan, day) of injected spikes: one chosen day (15th-28th) in chosen plan-months of closed months."""
     cands = [(det_int(seed, "spike", p.idx, m), (p.idx, m)) for p in plans for m in sorted(closed)]
     out = set()
-    for plan_idx, month in _pick(seed, rate, "usage_spike", cands):
+    for plan_idx, month in _pick(seed, rate, "usage_spike", cands, lambda t: t[1]):
         out.add((plan_idx, month.replace(day=15 + det_int(seed, "spike-day", plan_idx, month) % 14)))
     return out
 
@@ -434,7 +430,7 @@ def recon_lines(
         for k, m in merged.items()
         if k[0] in invoice_of and line_amounts(m[0], m[1], m[5])[2] >= 2000
     ]
-    off = set(_pick(seed, rates.get("usage_sum_off", 0.0), "usage_sum_off", cands))
+    off = set(_pick(seed, rates.get("usage_sum_off", 0.0), "usage_sum_off", cands, lambda k: k[0]))
     out: dict[str, list[Any]] = {c: [] for c in _RECON_COLUMNS}
     plans = usage.plans
     for seq, (key, m) in enumerate(sorted(merged.items(), key=lambda kv: kv[0])):

@@ -38,7 +38,8 @@ class SizeSpec:
 
 SIZES: dict[str, SizeSpec] = {
     "tiny": SizeSpec(customers=5, closed_months=3, subs_per_customer=(8, 20)),
-    "small": SizeSpec(customers=300, closed_months=3, subs_per_customer=(150, 420)),
+    "small": SizeSpec(customers=300, closed_months=3, subs_per_customer=(205, 570)),
+    "large": SizeSpec(customers=4500, closed_months=1, subs_per_customer=(150, 420)),  # built by large.py
 }
 DEFAULT_TODAY = date(2025, 11, 10)
 SWITCH_VALUES: dict[str, tuple[str, ...] | None] = {  # None: free-form, checked by _check_switch
@@ -98,6 +99,13 @@ def closed_periods(seed: int, today: date, count: int) -> list[date]:
     while invoice_date(seed, period) > today:
         period = add_months(period, -1)
     return [add_months(period, -i) for i in range(count - 1, -1, -1)]
+
+
+def first_month(seed: int, size: str, today: date | None = None) -> date:
+    """First day of the world's first billing month (where a walk of its history starts)."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; known: {', '.join(SIZES)}")
+    return closed_periods(seed, today or DEFAULT_TODAY, SIZES[size].closed_months)[0]
 
 
 @dataclass
@@ -187,6 +195,10 @@ def build_world(
 
     `extra` (the commerce ledger's hook) may add subscriptions and lines after the generated replay;
     `closed_early` holds months invoiced by the admin route /clock/close-month before their invoice date."""
+    if size == "large":  # generated vectorised (large.py)
+        from recon.sandbox.large import build_large
+
+        return build_large(seed, size, today, switches, inject_rates, anchor, extra, closed_early)
     sw = resolve_switches(size, switches)
     rates = resolve_rates(inject_rates)
     today = today or DEFAULT_TODAY
@@ -200,10 +212,14 @@ def build_world(
     lines: list[Line] = []
     horizon = add_months(today.replace(day=1), 1)
     for sub in subs:
-        lines.extend(replay(rating, sub, customers[sub.customer], window[0], today, horizon))
+        lines.extend(ln for ln in replay(rating, sub, customers[sub.customer], window[0], today, horizon)
+                     if ln.period >= window[0])  # fmt: skip
     if extra is not None:
         lines = extra(rating, customers, subs, window[0], today, lines)
-    inj = Injector(seed, rating, customers, subs, set(closed), rates)
+    # Injections land on a month's lines as soon as it runs, so the unbilled views show them too (as the real
+    # service's estimate shows the charge it will bill); the key lists a case once its month is invoiced.
+    running = {p for p in window if p <= today} | set(closed)
+    inj = Injector(seed, rating, customers, subs, running, rates)
     lines = inj.apply_lines(lines)
     cur = rating.billing_currency
     invoice_of = {p: invoice_id(seed, p, cur) for p in closed}
@@ -213,7 +229,7 @@ def build_world(
     unbilled, drift = drifted_unbilled(seed, frame, closed, rates, customers, inj, invoice_of)
     unbilled = unbilled.sort(["period", "cust", "sub", "seq"])
     invoices, index = _invoices(seed, billed, closed, cur, closed_early)
-    inj.apply_invoices(invoices, lambda iid: _odd_amount(seed, iid))
+    inj.apply_invoices(invoices, lambda iid: _odd_amount(seed, iid), [invoice_id(seed, p, cur) for p in window])
     for inv in invoices:
         inv["paidAmount"] = Decimal("0.00") if inv is invoices[-1] else -inv["totalCharges"]
     world = World(
@@ -228,7 +244,7 @@ def build_world(
         billed,
         unbilled,
         invoices,
-        inj.key_rows(lambda p: invoice_of[p]),
+        inj.key_rows(lambda p: invoice_of[p], set(closed)),
         index,
         partner_id=det_guid(seed, "partner"),
         mpn_id=str(4000000 + det_int(seed, "mpn") % 999999),

@@ -36,6 +36,9 @@ SANDBOX_KEYS = [
     "seed",
     "size",
     "today",
+    "world_today",
+    "first_month",
+    "closed_months",
     "billing_currency",
     "switches",
 ]
@@ -58,6 +61,8 @@ def test_sandbox_json_contract(sandbox: SandboxServer, info: dict[str, Any]) -> 
     assert info["pc_scope"] == "https://api.partnercenter.microsoft.com/.default"
     assert info["graph_scope"] == "https://graph.microsoft.com/.default"
     assert info["today"] == "2025-11-10" and info["billing_currency"] == "EUR"
+    assert info["world_today"] == "2025-11-10" and info["first_month"] == "2025-08-01"
+    assert info["closed_months"] == ["2025-08-01", "2025-09-01", "2025-10-01"]
     assert info["switches"] == {
         "billing_currency": "EUR",
         "seat_rounding": "B",

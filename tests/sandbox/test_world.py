@@ -13,9 +13,11 @@ import pytest
 
 from recon.sandbox import SIZES, answer_key, write_answer_key
 from recon.sandbox.azure import AZURE_PRODUCT_ID
-from recon.sandbox.billing import rate_seat_line, tax_total
+from recon.sandbox.billing import add_months, rate_seat_line, tax_total
 from recon.sandbox.billing_switches import BILLING_DEFAULTS
+from recon.sandbox.commerce import Commerce
 from recon.sandbox.commerce_switches import COMMERCE_DEFAULTS
+from recon.sandbox.commerce_view import CommerceView
 from recon.sandbox.inject import CATALOGUE, KEY_COLUMNS, resolve_rates
 from recon.sandbox.jsonenc import dumps
 from recon.sandbox.lifecycle import schedule
@@ -203,8 +205,8 @@ def test_switches_and_rates_are_validated() -> None:
     assert resolve_rates({"all": 0, "duplicate_line": 0.5})["duplicate_line"] == 0.5
     with pytest.raises(ValueError, match="unknown injection kind"):
         resolve_rates({"bogus": 0.1})
-    with pytest.raises(ValueError, match="does not generate yet"):
-        resolve_rates({"order_without_subscription": 0.1})
+    assert all(k.implemented for k in CATALOGUE.values())  # every catalogue kind is generated
+    assert resolve_rates({"order_without_subscription": 0.1})["order_without_subscription"] == 0.1
 
 
 def test_usd_billing_currency_converts_eur_prices() -> None:
@@ -251,7 +253,7 @@ def test_unbilled_months_follow_the_invoice_dates() -> None:
 def test_sandbox_imports_nothing_else_from_recon() -> None:
     import ast
 
-    allowed = {"starlette", "uvicorn", "cryptography", "polars"}
+    allowed = {"starlette", "uvicorn", "cryptography", "polars", "numpy"}  # numpy: the `large` generator
     root = Path(__file__).resolve().parents[2] / "recon" / "sandbox"
     for module in root.glob("*.py"):
         tree = ast.parse(module.read_text())
@@ -264,3 +266,86 @@ def test_sandbox_imports_nothing_else_from_recon() -> None:
                 assert name.startswith("recon.sandbox") or top in allowed or top in sys.stdlib_module_names, (
                     f"{module.name} imports {name}"
                 )
+
+
+def _served_orphans(seed: int, **kw: object) -> tuple[list[dict], set[tuple], set[tuple]]:
+    """A world's R11 key rows and the orphans its commerce data shows: (customer, order, month, totalPrice) of
+    orders with a `New` line naming no served subscription, (customer, subscription, term-start month) of served
+    subscriptions whose orderId names no served order."""
+    ledger = Commerce(seed)
+    world = build_world(seed, "tiny", extra=ledger.extend_lines, **kw)  # type: ignore[arg-type]
+    view = CommerceView(world, ledger)
+    orders, subs = set(), set()
+    for cust in world.customers:
+        served = {v.sub.id: v for v in view.subscriptions(cust)}
+        resources = [view.order_resource(o, True) for o in view.orders(cust)]
+        ids = {o["id"] for o in resources}
+        for o in resources:
+            if any(li["transactionType"] == "New" and li.get("subscriptionId") not in served for li in o["lineItems"]):
+                month = date.fromisoformat(o["creationDate"][:10]).replace(day=1)
+                orders.add((cust.id, o["id"], month, o["totalPrice"]))
+        for sid, v in served.items():
+            if v.sub.order_id not in ids:
+                start = date.fromisoformat(view.subscription_resource(v)["effectiveStartDate"][:10])
+                subs.add((cust.id, sid, start.replace(day=1)))
+    return [r for r in world.answer_key if r["rule"] == "R11"], orders, subs
+
+
+def test_r11_orphans_are_served_exactly_as_the_key_says() -> None:
+    key, orders, subs = _served_orphans(1)
+    by_kind = Counter(r["kind"] for r in key)
+    assert by_kind["order_without_subscription"] == 3 and by_kind["subscription_without_order"] >= 1  # 1+ a month
+    assert orders == {
+        (r["customer_id"], r["order_id"], r["period"], r["amount_at_stake"])
+        for r in key
+        if r["kind"] == "order_without_subscription"
+    }
+    assert subs == {
+        (r["customer_id"], r["subscription_id"], r["period"]) for r in key if r["kind"] == "subscription_without_order"
+    }
+    for r in key:
+        assert r["also"] == "" and r["invoice_number"] is None and r["currency"] == "EUR" and r["customer_id"]
+        assert r["amount_at_stake"] > 0 and r["amount_at_stake"] % Decimal("0.05") != 0
+        assert (r["order_id"] is None) == (r["subscription_id"] is not None)
+        assert (r["order_id"] or r["subscription_id"]) in r["description"]
+
+
+def test_subscription_without_order_keeps_its_lines_and_no_other_case() -> None:
+    world = build_world(1, "tiny")
+    lines = all_lines(world)
+    orphans = {r["subscription_id"]: r for r in world.answer_key if r["kind"] == "subscription_without_order"}
+    assert orphans
+    for sid, case in orphans.items():
+        purchase = [ln for ln in lines if ln["subscriptionId"] == sid and ln["chargeType"] == "new"]
+        assert [ln["subtotal"] for ln in purchase] == [case["amount_at_stake"]]
+        assert purchase[0]["orderDate"][:7] == case["period"].isoformat()[:7]
+    others = [r for r in world.answer_key if r["kind"] != "subscription_without_order"]
+    assert not {r["subscription_id"] for r in others} & set(orphans)
+
+
+def test_r11_cases_stay_when_the_clock_moves_and_a_clean_world_has_no_orphan() -> None:
+    key, _, _ = _served_orphans(2)
+    later, orders, subs = _served_orphans(2, today=date(2025, 12, 10), anchor=DEFAULT_TODAY)
+    assert key and all(r in later for r in key) and len(orders) + len(subs) == len(later)
+    assert _served_orphans(2, inject_rates=CLEAN) == ([], set(), set())
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_closed_month_never_changes_when_the_clock_moves_on(seed: int) -> None:
+    """Close each month early (as a walk does) and compare with the world built at `today`: same lines, totals
+    and cases, so the answer key describes the world after a walk."""
+    today = date(2025, 11, 10)
+    late = build_world(seed, "tiny", today)
+    months = [date(2025, 8, 1), date(2025, 9, 1), date(2025, 10, 1)]
+    cols = [c for c in late.billed.columns if c not in ("sub", "seq", "cust")]
+    for i, month in enumerate(months):
+        early = build_world(seed, "tiny", add_months(month, 1), anchor=today, closed_early=frozenset(months[: i + 1]))
+        for inv in early.invoices:
+            same = next(x for x in late.invoices if x["id"] == inv["id"])
+            assert inv["totalCharges"] == same["totalCharges"]
+            mine = early.billed.filter(pl.col("invoiceNumber") == inv["id"]).select(cols).sort(cols)
+            theirs = late.billed.filter(pl.col("invoiceNumber") == inv["id"]).select(cols).sort(cols)
+            assert mine.equals(theirs), f"invoice {inv['id']} changed after {month}"
+        assert sorted(r["case_id"] for r in early.answer_key) == sorted(
+            r["case_id"] for r in late.answer_key if r["period"] <= month
+        )
