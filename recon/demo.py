@@ -74,6 +74,8 @@ def run_demo(
 ) -> DemoResult:
     """Start the sandbox at its first month, walk it to its `today` extracting as a partner would, reconcile and
     write the monthly export."""
+    if size == "large":
+        raise SettingsError("the demo walks the tiny or small world; large (over a million lines) is for benchmarks")
     base = load_settings(config, overrides={"db": db} if db else None, only=STORAGE_SETTINGS)
     state_dir = base.data_dir / "sandbox"
     try:

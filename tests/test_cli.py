@@ -72,10 +72,11 @@ def test_missing_credentials_is_a_settings_error(tmp_path: object, monkeypatch: 
 
 def test_an_unknown_world_is_a_one_line_settings_error(tmp_path: object) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "recon", "sandbox", "answer-key", "--size", "large", "--out", f"{tmp_path}/k.csv"],
+        [sys.executable, "-m", "recon", "sandbox", "answer-key", "--size", "large", "--inject-rate",
+         "unbilled_vanished=0.1", "--out", f"{tmp_path}/k.csv"],
         capture_output=True,
         text=True,
         timeout=120,
-    )
+    )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "unknown size 'large'" in proc.stderr
+    assert "'unbilled_vanished' is not generated in the large world" in proc.stderr
