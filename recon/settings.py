@@ -74,7 +74,11 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("client_cert", "PEM with certificate and private key, instead of a secret", None),
     SettingSpec("ca_bundle", "extra CA certificate file to trust", None, sandbox_key="ca_cert"),
     SettingSpec("sandbox", "path of a sandbox's sandbox.json; fills connection settings not set explicitly", None),
+    SettingSpec("catalog_countries", "comma-separated ISO country codes the catalog is read for", None),
+    SettingSpec("auth_mode", "app (app-only token) or user (app+user, after `recon auth login`)", "app"),
+    SettingSpec("token_cache", "the signed-in user's token cache file (mode 0600)", None),
 )
+AUTH_MODES = ("app", "user")
 SPEC_BY_NAME = {s.name: s for s in SPECS}
 DEFAULT_CONFIG = Path("recon.toml")
 
@@ -94,9 +98,12 @@ class Settings:
     client_cert: Path | None
     ca_bundle: Path | None
     sandbox: Path | None
+    auth_mode: str = "app"
+    token_cache: Path | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     sandbox_info: Mapping[str, Any] = field(default_factory=dict)
+    catalog_countries: str | None = None  # normalised `NL,DE`; None: the customers' countries
 
     @property
     def reports_dir(self) -> Path:
@@ -152,6 +159,15 @@ def read_sandbox_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or "pc_base_url" not in data:
         raise SettingsError(f"RECON_SANDBOX: {path} is not a sandbox.json (no pc_base_url)")
     return data
+
+
+def _country_list(value: str | None) -> str | None:
+    """RECON_CATALOG_COUNTRIES as upper-case `NL,DE` (None when unset); refuse anything but ISO-2 codes."""
+    codes = [c.strip().upper() for c in (value or "").split(",") if c.strip()]
+    bad = [c for c in codes if len(c) != 2 or not c.isascii() or not c.isalpha()]
+    if bad:
+        raise SettingsError(f"RECON_CATALOG_COUNTRIES: not two-letter ISO country codes: {', '.join(bad)}")
+    return ",".join(dict.fromkeys(codes)) or None
 
 
 def _check_url(name: str, value: str | None) -> None:
@@ -232,6 +248,12 @@ def load_settings(
     def opt_path(name: str) -> Path | None:
         return Path(values[name]).expanduser() if name in values else None
 
+    auth_mode = values["auth_mode"].strip().lower()
+    if auth_mode not in AUTH_MODES:
+        raise SettingsError(f"RECON_AUTH_MODE: {values['auth_mode']!r} is not one of {', '.join(AUTH_MODES)}")
+    if "token_cache" not in values:
+        sources["token_cache"] = "in RECON_DATA_DIR"  # noqa: S105 (a source label)
+
     return Settings(
         db=db,
         data_dir=data_dir,
@@ -244,7 +266,10 @@ def load_settings(
         client_cert=opt_path("client_cert"),
         ca_bundle=opt_path("ca_bundle"),
         sandbox=opt_path("sandbox"),
+        auth_mode=auth_mode,
+        token_cache=opt_path("token_cache") or data_dir / "token_cache.json",
         config_path=config_path if toml_values or explicit_config else None,
         sources=sources,
         sandbox_info=sandbox_info,
+        catalog_countries=_country_list(values.get("catalog_countries")),
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -20,6 +22,9 @@ from recon.api.tls import ssl_context
 from recon.errors import UpstreamError
 from recon.jsontext import loads_exact
 from recon.settings import Settings
+
+if TYPE_CHECKING:
+    from recon.api.aclient import Background
 
 log = logging.getLogger("recon.api")
 RETRY_STATUSES = RETRYABLE_STATUS
@@ -69,7 +74,123 @@ def _error_line(method: str, path: str, response: httpx.Response, request_id: st
     return redact(" ".join(line.split()))
 
 
-class PartnerCenterClient:
+def retry_on_status(method: str, url: str, response: httpx.Response) -> httpx.Response:
+    """`response`, unless its status is worth retrying: then RetryableError with the server's Retry-After."""
+    if response.status_code in RETRY_STATUSES:
+        raise RetryableError(
+            f"{method} {redact(url)}: HTTP {response.status_code}",
+            parse_retry_after(response.headers.get("Retry-After")),
+        )
+    return response
+
+
+@contextmanager
+def retry_on_drops(method: str, url: str) -> Iterator[None]:
+    """Timeouts and dropped connections as RetryableError."""
+    try:
+        yield
+    except (httpx.TimeoutException, httpx.TransportError) as exc:
+        raise RetryableError(f"{method} {redact(url)}: {type(exc).__name__}") from None
+
+
+def parse_answer(response: httpx.Response) -> ApiResponse:
+    """The JSON of a successful answer, parsed exactly, with its provenance."""
+    try:
+        data = loads_exact(response.content)
+    except ValueError as exc:
+        raise UpstreamError(
+            f"GET {redact(str(response.url))}: the response is not valid JSON ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}) (MS-RequestId {response.request.headers.get('MS-RequestId')})"
+        ) from None
+    return ApiResponse(
+        url=redact(str(response.url)),
+        status=response.status_code,
+        data=data,
+        request_id=response.request.headers.get("MS-RequestId", ""),
+        date=server_date(response),
+        content=response.content,
+    )
+
+
+class ClientCore:
+    """What the synchronous and asynchronous clients share: ids, URLs, pacing, retry policy and error lines."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        timeout: float = 60.0,
+        correlation_id: str | None = None,
+        graph: bool = False,
+        provider: TokenProvider | None = None,
+        on_retry: Callable[[RetryableError, float], None] | None = None,
+    ) -> None:
+        install_log_redaction()
+        self.settings = settings
+        self.graph = graph
+        self.base_url = settings.graph_base_url if graph else settings.pc_base_url
+        self.correlation_id = correlation_id or str(uuid.uuid4())
+        self.policy = policy or RetryPolicy()
+        self.limiter = limiter or RateLimiter()
+        self.tenant = settings.tenant_id or ""
+        self.timeout = timeout
+        self.retries = 0
+        self._retries_lock = threading.Lock()
+        self.on_retry = on_retry or self._count_retry
+        self.provider = provider or TokenProvider(
+            settings, settings.graph_scope if graph else settings.pc_scope, self.policy
+        )
+
+    def _count_retry(self, error: RetryableError, wait: float) -> None:
+        with self._retries_lock:
+            self.retries += 1
+        log.info("retrying in %.1f s: %s", wait, error)
+
+    def _http_options(self) -> dict[str, Any]:
+        """Connection settings for httpx.Client and httpx.AsyncClient alike."""
+        return {
+            "verify": ssl_context(self.settings.ca_bundle),
+            "timeout": self.timeout,
+            "trust_env": False,
+            "limits": httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            "headers": {"Accept": "application/json", "MS-CorrelationId": self.correlation_id},
+        }
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a `/v1`-relative path (links in responses omit `/v1`)."""
+        if path.startswith(("https://", "http://")):
+            return path
+        path = path if path.startswith("/") else f"/{path}"
+        if self.graph or path.startswith("/v1/"):
+            return f"{self.base_url}{path}"
+        return f"{self.base_url}/v1{path}"
+
+    def _prepare(self, path: str, headers: Mapping[str, str] | None, accept: str) -> tuple[str, str, dict[str, str]]:
+        """The call's URL, its request id (one per logical call, kept across retries) and its headers."""
+        request_id = str(uuid.uuid4())
+        ids = {"client-request-id": request_id} if self.graph else {"MS-RequestId": request_id}
+        return self.url(path), request_id, {**ids, "Accept": accept, **(headers or {})}
+
+    @contextmanager
+    def _giving_up(self, request_id: str) -> Iterator[None]:
+        """Retries exhausted: one UpstreamError naming the last failure and the request id."""
+        try:
+            yield
+        except RetryableError as exc:
+            raise UpstreamError(f"{exc} — gave up after retries (MS-RequestId {request_id})") from None
+
+    def _checked(self, method: str, path: str, response: httpx.Response, request_id: str) -> httpx.Response:
+        """`response` when it succeeded, else an UpstreamError with the one-line error."""
+        if response.status_code >= 400:
+            raise UpstreamError(
+                _error_line(method, path, response, request_id, self.correlation_id), response.status_code
+            )
+        return response
+
+
+class PartnerCenterClient(ClientCore):
     """Synchronous client for the Partner Center REST API (`{base}/v1/...`)."""
 
     def __init__(
@@ -82,32 +203,26 @@ class PartnerCenterClient:
         correlation_id: str | None = None,
         graph: bool = False,
     ) -> None:
-        install_log_redaction()
-        self.settings = settings
-        self.graph = graph
-        self.base_url = settings.graph_base_url if graph else settings.pc_base_url
-        self.correlation_id = correlation_id or str(uuid.uuid4())
-        self.policy = policy or RetryPolicy()
-        self.policy.on_retry = self._count_retry
-        self.limiter = limiter or RateLimiter()
-        self.tenant = settings.tenant_id or ""
-        self.retries = 0
-        self._provider = TokenProvider(settings, settings.graph_scope if graph else settings.pc_scope, self.policy)
-        self._http = httpx.Client(
-            auth=BearerAuth(self._provider),
-            verify=ssl_context(settings.ca_bundle),
-            timeout=timeout,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-            headers={"Accept": "application/json", "MS-CorrelationId": self.correlation_id},
+        super().__init__(
+            settings, policy=policy, limiter=limiter, timeout=timeout, correlation_id=correlation_id, graph=graph
         )
+        self.policy.on_retry = self._count_retry  # retries made with the policy directly (blob downloads)
+        self._background: Background | None = None
+        self._http = httpx.Client(auth=BearerAuth(self.provider), **self._http_options())
 
-    def _count_retry(self, error: RetryableError, wait: float) -> None:
-        self.retries += 1
-        log.info("retrying in %.1f s: %s", wait, error)
+    def background(self) -> Background:
+        """An event loop beside this client running its async twin (created on first use, closed with it)."""
+        if self._background is None:
+            from recon.api.aclient import Background  # aclient builds on this module
+
+            self._background = Background(self)
+        return self._background
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Stop the background event loop, if any, and close the connection pool."""
+        if self._background is not None:
+            self._background.close()
+            self._background = None
         self._http.close()
 
     def __enter__(self) -> PartnerCenterClient:
@@ -115,15 +230,6 @@ class PartnerCenterClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def url(self, path: str) -> str:
-        """Absolute URL of a `/v1`-relative path (links in responses omit `/v1`)."""
-        if path.startswith(("https://", "http://")):
-            return path
-        path = path if path.startswith("/") else f"/{path}"
-        if self.graph or path.startswith("/v1/"):
-            return f"{self.base_url}{path}"
-        return f"{self.base_url}/v1{path}"
 
     def _once(
         self,
@@ -134,16 +240,9 @@ class PartnerCenterClient:
         body: Any = None,
     ) -> httpx.Response:
         self.limiter.wait(self.tenant, httpx.URL(url).path)
-        try:
+        with retry_on_drops(method, url):
             response = self._http.request(method, url, params=params, headers=headers, json=body)
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise RetryableError(f"{method} {redact(url)}: {type(exc).__name__}") from None
-        if response.status_code in RETRY_STATUSES:
-            raise RetryableError(
-                f"{method} {redact(url)}: HTTP {response.status_code}",
-                parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return response
+        return retry_on_status(method, url, response)
 
     def request(
         self,
@@ -156,41 +255,13 @@ class PartnerCenterClient:
         body: Any = None,
     ) -> httpx.Response:
         """Send one logical call (one MS-RequestId across its retries); raise UpstreamError on failure."""
-        url = self.url(path)
-        request_id = str(uuid.uuid4())
-        ids = {"client-request-id": request_id} if self.graph else {"MS-RequestId": request_id}
-        all_headers = {**ids, "Accept": accept, **(headers or {})}
-
-        def attempt() -> httpx.Response:
-            return self._once(method, url, params, all_headers, body)
-
-        try:
-            response = self.policy.call(attempt)
-        except RetryableError as exc:
-            raise UpstreamError(f"{exc} — gave up after retries (MS-RequestId {request_id})") from None
-        if response.status_code >= 400:
-            raise UpstreamError(
-                _error_line(method, path, response, request_id, self.correlation_id), response.status_code
-            )
-        return response
+        url, request_id, all_headers = self._prepare(path, headers, accept)
+        with self._giving_up(request_id):
+            response = self.policy.call(lambda: self._once(method, url, params, all_headers, body), self.on_retry)
+        return self._checked(method, path, response, request_id)
 
     def get_json(
         self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
     ) -> ApiResponse:
         """GET a JSON resource, parsed exactly."""
-        response = self.request("GET", path, params=params, headers=headers)
-        try:
-            data = loads_exact(response.content)
-        except ValueError as exc:
-            raise UpstreamError(
-                f"GET {redact(str(response.url))}: the response is not valid JSON ({exc.__class__.__name__}: "
-                f"{str(exc).splitlines()[0]}) (MS-RequestId {response.request.headers.get('MS-RequestId')})"
-            ) from None
-        return ApiResponse(
-            url=redact(str(response.url)),
-            status=response.status_code,
-            data=data,
-            request_id=response.request.headers.get("MS-RequestId", ""),
-            date=server_date(response),
-            content=response.content,
-        )
+        return parse_answer(self.request("GET", path, params=params, headers=headers))

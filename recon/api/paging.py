@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recon.api.client import ApiResponse, PartnerCenterClient
 from recon.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from recon.api.aclient import AsyncPartnerCenterClient
 
 MAX_EMPTY_PAGES = 3
 
@@ -70,57 +73,90 @@ def _next_link(data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
 
 
 @dataclass
+class _SeekCursor:
+    """Where seek paging stands: the next page's number, the token that asked for it, the loop guards' state."""
+
+    number: int = 1
+    token_in: str | None = None
+    empty_run: int = 0
+    seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def at(cls, resume: ResumePoint | None) -> _SeekCursor:
+        """A cursor at the first page, or where `resume` stopped."""
+        if resume is None:
+            return cls()
+        return cls(resume.page, resume.token_in, resume.empty_run, set(resume.seen))
+
+    def page(self, response: ApiResponse) -> Page:
+        """Check one answer and make it the next Page (with the request for the page after, unless it is the last)."""
+        number, data = self.number, response.data
+        if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+            raise UpstreamError(
+                f"GET {response.url}: page {number} has no 'items' list (MS-RequestId {response.request_id})"
+            )
+        link, headers = _next_link(data)
+        token_out = headers.get("MS-ContinuationToken") or data.get("continuationToken") or None
+        if link is None:
+            return Page(number, data["items"], response, self.token_in, str(token_out) if token_out else None)
+        if not token_out:
+            raise UpstreamError(f"GET {response.url}: page {number} has a next link but no continuation token")
+        empty = not data["items"]
+        # An empty page may point at the position it was asked for; a page with items must move on.
+        if (token_out == self.token_in and not empty) or (token_out != self.token_in and token_out in self.seen):
+            raise UpstreamError(
+                f"GET {response.url}: page {number} repeats a continuation token (pagination loop); stopped"
+            )
+        self.seen.add(str(token_out))
+        self.empty_run = self.empty_run + 1 if empty else 0
+        if self.empty_run > MAX_EMPTY_PAGES:
+            raise UpstreamError(
+                f"GET {response.url}: more than {MAX_EMPTY_PAGES} empty pages in a row that still have a next "
+                "link; stopped"
+            )
+        headers["MS-ContinuationToken"] = str(token_out)
+        nxt = ResumePoint(link, headers, number + 1, str(token_out), self.empty_run, tuple(sorted(self.seen)))
+        page = Page(number, data["items"], response, self.token_in, str(token_out), nxt)
+        self.token_in, self.number = str(token_out), number + 1
+        return page
+
+
+@dataclass
 class SeekPaginator:
     """Continuation-token paging: token in `MS-ContinuationToken`, `seekOperation=Next` in the link.
 
     Raises on a repeated token and on more than three empty pages in a row that still have a next link.
     A page is yielded only after those checks, with the request for the next page (`Page.next`), so a
-    stopped load can continue from its last good page.
+    stopped load can continue from its last good page. `pages` runs on the synchronous client, `apages`
+    on the asynchronous one.
     """
 
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    def _first(self, resume: ResumePoint | None) -> tuple[str, Mapping[str, Any] | None, dict[str, str] | None]:
+        """The first request: (uri, params, headers)."""
+        return (self.path, self.params, None) if resume is None else (resume.uri, None, resume.headers)
+
     def pages(self, client: PartnerCenterClient, resume: ResumePoint | None = None) -> Iterator[Page]:
         """Yield pages until the source has no next link (from `resume` when given)."""
-        if resume is None:
-            response = client.get_json(self.path, params=self.params)
-            number, token_in, empty_run, seen = 1, None, 0, set[str]()
-        else:
-            response = client.get_json(resume.uri, headers=resume.headers)
-            number, token_in, empty_run, seen = resume.page, resume.token_in, resume.empty_run, set(resume.seen)
+        cursor, (uri, params, headers) = _SeekCursor.at(resume), self._first(resume)
         while True:
-            data = response.data
-            if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
-                raise UpstreamError(
-                    f"GET {response.url}: page {number} has no 'items' list (MS-RequestId {response.request_id})"
-                )
-            link, headers = _next_link(data)
-            token_out = headers.get("MS-ContinuationToken") or data.get("continuationToken") or None
-            if link is None:
-                yield Page(number, data["items"], response, token_in, str(token_out) if token_out else None)
+            page = cursor.page(client.get_json(uri, params=params, headers=headers))
+            yield page
+            if page.next is None:
                 return
-            if not token_out:
-                raise UpstreamError(f"GET {response.url}: page {number} has a next link but no continuation token")
-            empty = not data["items"]
-            # An empty page may point at the position it was asked for; a page with items must move on.
-            if (token_out == token_in and not empty) or (token_out != token_in and token_out in seen):
-                raise UpstreamError(
-                    f"GET {response.url}: page {number} repeats a continuation token (pagination loop); stopped"
-                )
-            seen.add(str(token_out))
-            empty_run = empty_run + 1 if empty else 0
-            if empty_run > MAX_EMPTY_PAGES:
-                raise UpstreamError(
-                    f"GET {response.url}: more than {MAX_EMPTY_PAGES} empty pages in a row that still have a next "
-                    "link; stopped"
-                )
-            headers["MS-ContinuationToken"] = str(token_out)
-            nxt = ResumePoint(link, headers, number + 1, str(token_out), empty_run, tuple(sorted(seen)))
-            yield Page(number, data["items"], response, token_in, str(token_out), nxt)
-            token_in = str(token_out)
-            number += 1
-            response = client.get_json(link, headers=headers)
+            uri, params, headers = page.next.uri, None, page.next.headers
+
+    async def apages(self, client: AsyncPartnerCenterClient, resume: ResumePoint | None = None) -> AsyncIterator[Page]:
+        """`pages` on the asynchronous client."""
+        cursor, (uri, params, headers) = _SeekCursor.at(resume), self._first(resume)
+        while True:
+            page = cursor.page(await client.get_json(uri, params=params, headers=headers))
+            yield page
+            if page.next is None:
+                return
+            uri, params, headers = page.next.uri, None, page.next.headers
 
 
 @dataclass

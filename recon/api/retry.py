@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception_type
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -51,6 +52,7 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 60.0
     sleep: Callable[[float], None] = time.sleep
+    asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     on_retry: Callable[[RetryableError, float], None] | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -68,19 +70,34 @@ class RetryPolicy:
         waited = state.idle_for
         return waited + self._wait(state) > self.max_total_wait
 
-    def _before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        if self.on_retry and isinstance(exc, RetryableError) and state.next_action:
-            self.on_retry(exc, state.next_action.sleep)
+    def _options(self, on_retry: Callable[[RetryableError, float], None] | None) -> dict[str, Any]:
+        """tenacity's arguments, the same for synchronous and asynchronous calls."""
+        report = on_retry or self.on_retry
 
-    def call(self, fn: Callable[[], T]) -> T:
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            if report and isinstance(exc, RetryableError) and state.next_action:
+                report(exc, state.next_action.sleep)
+
+        return {
+            "retry": retry_if_exception_type(RetryableError),
+            "wait": self._wait,
+            "stop": self._stop,
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def call(self, fn: Callable[[], T], on_retry: Callable[[RetryableError, float], None] | None = None) -> T:
         """Run `fn`, retrying RetryableError under this policy; re-raise the last error when done."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
-            wait=self._wait,
-            stop=self._stop,
-            sleep=self.sleep,
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
-        return retrying(fn)
+        return Retrying(sleep=self.sleep, **self._options(on_retry))(fn)
+
+    async def acall(
+        self, fn: Callable[[], Awaitable[T]], on_retry: Callable[[RetryableError, float], None] | None = None
+    ) -> T:
+        """`call` for a coroutine function, sleeping with `asleep` so the event loop keeps running."""
+
+        async def attempt() -> T:  # tenacity awaits only what it recognises as a coroutine function
+            return await fn()
+
+        result: T = await AsyncRetrying(sleep=self.asleep, **self._options(on_retry))(attempt)
+        return result

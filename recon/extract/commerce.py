@@ -1,18 +1,25 @@
 """Customers, subscriptions and orders: dated snapshots, fetched per customer in parallel.
 
 Units: one as-of date each (`customers@2026-11-10`); a snapshot lands all customers' pages at once.
+Subscriptions and orders are fetched with asyncio on the client's background event loop; when both are
+extracted, both start at once, so each family's rate limit is the only bound on the run's length.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
-from recon.api import Page
+from recon.api import ApiResponse, Page
+from recon.api.aclient import AsyncPartnerCenterClient, Background
 from recon.api.paging import SeekPaginator
 from recon.extract.base import ExtractContext, Resource, land_unit
 from recon.extract.fields import CUSTOMER_FIELDS, ORDER_LINE_FIELDS, SUBSCRIPTION_FIELDS
+from recon.jsontext import loads_exact
 from recon.store.loads import UnitResult
 from recon.store.schema import CUSTOMER, ORDER_LINE, SUBSCRIPTION
 
@@ -76,32 +83,79 @@ def extract_customers(ctx: ExtractContext, pages: Sequence[Page]) -> UnitResult:
     )
 
 
-def _fan_out(
-    ctx: ExtractContext, customer_ids: Sequence[str], path: str, params: Mapping[str, Any], concurrency: int
-) -> Iterator[Page]:
-    """Each customer's pages, fetched `concurrency` at a time, yielded in customer order and renumbered."""
+# Per-customer collections: path and query (orders with prices: renewals carry the new price).
+FANNED_OUT: dict[str, tuple[str, dict[str, str]]] = {
+    "subscriptions": ("/customers/{customer_id}/subscriptions", {}),
+    "orders": ("/customers/{customer_id}/orders", {"include_price": "true", "include_system_purchases": "true"}),
+}
 
-    def fetch(customer_id: str) -> list[Page]:
-        pages = SeekPaginator(path.format(customer_id=customer_id), params).pages(ctx.client)
-        return [Page(0, p.items, p.response, context={"customer_id": customer_id}) for p in pages]
 
-    number = 0
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="recon-fetch") as pool:
-        for pages in pool.map(fetch, customer_ids):
-            for page in pages:
-                number += 1
-                yield Page(number, page.items, page.response, context=page.context)
+class CustomerPages:
+    """One dataset's pages for every customer, fetched on the background loop `concurrency` customers at a time.
+
+    Fetched pages wait as their response bytes (not tracked by the garbage collector) and are parsed again when
+    they are landed: parsed, the orders of 2,000 customers are millions of objects that every full collection
+    walks while the dataset before them lands, which made landing about 1.7 times slower.
+    """
+
+    def __init__(self, background: Background, dataset: str, customer_ids: Sequence[str], concurrency: int) -> None:
+        path, params = FANNED_OUT[dataset]
+        gate = asyncio.Semaphore(max(1, concurrency))
+        self._futures: deque[Future[list[ApiResponse]]] = deque(
+            background.submit(self._fetch(background.client, gate, path.format(customer_id=c), params))
+            for c in customer_ids
+        )
+        self._customers = deque(customer_ids)
+
+    @staticmethod
+    async def _fetch(
+        client: AsyncPartnerCenterClient, gate: asyncio.Semaphore, path: str, params: Mapping[str, Any]
+    ) -> list[ApiResponse]:
+        async with gate:
+            return [replace(p.response, data=None) async for p in SeekPaginator(path, params).apages(client)]
+
+    def pages(self) -> Iterator[Page]:
+        """Every customer's pages in customer order, numbered from 1; stops the fetches left when closed early."""
+        number = 0
+        try:
+            while self._futures:
+                responses = self._futures[0].result()
+                self._futures.popleft()  # landed customers are let go
+                customer = self._customers.popleft()
+                for response in responses:
+                    data = loads_exact(response.content)  # the paginator checked it has an items list
+                    number += 1
+                    yield Page(number, data["items"], replace(response, data=data), context={"customer_id": customer})
+        finally:
+            for future in self._futures:
+                future.cancel()
+
+
+def _start(ctx: ExtractContext, dataset: str, customer_ids: Sequence[str], concurrency: int) -> CustomerPages:
+    return CustomerPages(ctx.client.background(), dataset, customer_ids, concurrency)
+
+
+def prefetch(ctx: ExtractContext, dataset: str, customer_ids: Sequence[str], concurrency: int) -> None:
+    """Start fetching a dataset's per-customer pages now, so it runs while the datasets before it land."""
+    ctx.client.background().prefetch(
+        (dataset, tuple(customer_ids)), lambda: _start(ctx, dataset, customer_ids, concurrency)
+    )
+
+
+def _fan_out(ctx: ExtractContext, dataset: str, customer_ids: Sequence[str], concurrency: int) -> Iterator[Page]:
+    """Each customer's pages (prefetched or fetched now), in customer order and renumbered."""
+    key = (dataset, tuple(customer_ids))
+    return ctx.client.background().claim(key, lambda: _start(ctx, dataset, customer_ids, concurrency)).pages()
 
 
 def extract_subscriptions(ctx: ExtractContext, customer_ids: Sequence[str], concurrency: int) -> UnitResult:
     """Land every customer's subscriptions as one dated snapshot."""
-    path = "/customers/{customer_id}/subscriptions"
     return land_unit(
         ctx,
         dataset="subscriptions",
         unit="subscriptions",
         resource=SUBSCRIPTIONS,
-        source=lambda _: _fan_out(ctx, customer_ids, path, {}, concurrency),
+        source=lambda _: _fan_out(ctx, "subscriptions", customer_ids, concurrency),
         params={"customers": len(customer_ids)},
         snapshot="date",
     )
@@ -109,14 +163,13 @@ def extract_subscriptions(ctx: ExtractContext, customer_ids: Sequence[str], conc
 
 def extract_orders(ctx: ExtractContext, customer_ids: Sequence[str], concurrency: int) -> UnitResult:
     """Land every customer's orders (with pricing) as one dated snapshot."""
-    path = "/customers/{customer_id}/orders"
-    params = {"include_price": "true", "include_system_purchases": "true"}  # renewals carry the new price
+    params = FANNED_OUT["orders"][1]
     return land_unit(
         ctx,
         dataset="orders",
         unit="orders",
         resource=ORDERS,
-        source=lambda _: _fan_out(ctx, customer_ids, path, params, concurrency),
+        source=lambda _: _fan_out(ctx, "orders", customer_ids, concurrency),
         params={"customers": len(customer_ids), **params},
         snapshot="date",
     )
