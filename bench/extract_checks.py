@@ -13,7 +13,7 @@ Starts `recon sandbox serve --size S --seed N` in its own process and runs
 Prints wall times, rows, pages, client retries and the faults the sandbox injected; exits 1 on any mismatch
 or failed dataset.
 
-    .venv/bin/python bench/extract_checks.py --size small [--seed 1] [--keep DIR]
+    .venv/bin/python bench/extract_checks.py --size small [--seed 1] [--keep DIR] [--skip DATASET ...]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,11 +46,12 @@ LINE_TABLES = {
     "usage-billed": "raw.usage_lines",
     "usage-unbilled": "raw.usage_lines",
 }
-# v1 gives credit rates as fractions, v2 as percentages in other columns: compared as one derived sum each.
+# v1 gives credit rates as fractions, v2 as percentages in other columns: compared as one derived sum each
+# (`* 0.01` keeps DECIMAL; dividing by 100 would turn the sum into a float).
 DERIVED = {
     "raw.usage_lines": (
-        "coalesce(rate_of_partner_earned_credit, partner_earned_credit_percentage / 100)",
-        "coalesce(rate_of_credit, credit_percentage / 100)",
+        "coalesce(rate_of_partner_earned_credit, partner_earned_credit_percentage * 0.01)",
+        "coalesce(rate_of_credit, credit_percentage * 0.01)",
     ),
 }
 FAULTS = ("429:0.2:1", "5xx:0.05", "drop:0.05", "token-expiry:1.0:100", "multigzip:0.5", "bom:0.5")
@@ -99,7 +101,8 @@ def request_log(info: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def settings(info_path: Path, db: Path) -> Settings:
-    """Settings for one run: the sandbox's connection, its own database, app-only auth."""
+    """Settings for one run: the sandbox's connection, its own database (and data folder), app-only auth."""
+    db.parent.mkdir(parents=True, exist_ok=True)
     return load_settings(env={"RECON_SANDBOX": str(info_path), "RECON_DB": str(db)})
 
 
@@ -155,14 +158,15 @@ def unit_figures(con: duckdb.DuckDBPyConnection, db: str, table: str, dataset: s
     return out
 
 
-def compare_v1_v2(v1: Path, v2: Path) -> list[str]:
+def compare_v1_v2(v1: Path, v2: Path, datasets: Sequence[str]) -> list[str]:
     """Rows and DECIMAL sums per line dataset and unit, v1 against v2 (columns one API leaves empty are listed)."""
     problems: list[str] = []
     with duckdb.connect() as con:
         con.execute(f"ATTACH '{v1}' AS a (READ_ONLY)")
         con.execute(f"ATTACH '{v2}' AS b (READ_ONLY)")
         print("\nv1 against v2 (auto), per dataset: units, rows and DECIMAL sums per unit")
-        for dataset, table in LINE_TABLES.items():
+        for dataset in datasets:
+            table = LINE_TABLES[dataset]
             cols = decimal_columns(con, table)
             left = unit_figures(con, "a", table, dataset, cols)
             right = unit_figures(con, "b", table, dataset, cols)
@@ -193,8 +197,14 @@ def compare_v1_v2(v1: Path, v2: Path) -> list[str]:
             )
             if not any(api == "v2" for api in apis):
                 problems.append(f"{dataset}: no unit went through v2")
+            names = ["rows", *cols]
             for k in bad[:5]:
-                problems.append(f"{k[0]} {k[1]}: v1 {left.get(k)} != v2 {right.get(k)}")
+                a, b = left.get(k), right.get(k)
+                if a is None or b is None:
+                    problems.append(f"{k[0]} {k[1]}: only {'v2' if a is None else 'v1'} has this unit")
+                    continue
+                diff = [f"{names[i]} {a[i]} != {b[i]}" for i in (0, *compared) if a[i] != b[i]]
+                problems.append(f"{k[0]} {k[1]} (v1 != v2): {'; '.join(diff)}")
     return problems
 
 
@@ -287,34 +297,39 @@ def main() -> int:
     parser.add_argument("--size", default="small", choices=("tiny", "small", "large"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep the databases (default: a temp dir).")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=DATASETS, help="Leave a dataset out of the runs (repeatable)."
+    )
     args = parser.parse_args()
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # progress shows while the runs go on, even into a file
     with tempfile.TemporaryDirectory(prefix="recon-checks-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        return checks(work, args.size, args.seed)
+        return checks(work, args.size, args.seed, [d for d in DATASETS if d not in args.skip])
 
 
-def checks(work: Path, size: str, seed: int) -> int:
+def checks(work: Path, size: str, seed: int, datasets: Sequence[str] = DATASETS) -> int:
     """Run both checks in `work`; 0 when everything matched."""
-    dbs = {name: work / f"{name}.duckdb" for name in ("v1", "v2", "faults")}
+    dbs = {name: work / name / f"{name}.duckdb" for name in ("v1", "v2", "faults")}  # raw files beside each
     for db in dbs.values():
-        db.unlink(missing_ok=True)
+        if db.parent.exists():
+            shutil.rmtree(db.parent)
     failed: list[str] = []
     print(f"extractor checks on the {size} world, seed {seed}, in {work}")
-    with sandbox(work / "sandbox", size, seed, ()) as info:
+    lines = [d for d in datasets if d in LINE_TABLES]
+    with sandbox(work / "sandbox", size, seed, ()):
         info_path = work / "sandbox" / "sandbox.json"
-        for name, datasets, api in (("v1", DATASETS, "v1"), ("v2", tuple(LINE_TABLES), "auto")):
-            summary, _ = run(f"run {name}", settings(info_path, dbs[name]), datasets, api)
+        for name, chosen, api in (("v1", datasets, "v1"), ("v2", lines, "auto")):
+            summary, _ = run(f"run {name}", settings(info_path, dbs[name]), chosen, api)
             failed += [f"{name} {r.dataset}: {r.error}" for r in summary.failed]
-    failed += compare_v1_v2(dbs["v1"], dbs["v2"])
+    failed += compare_v1_v2(dbs["v1"], dbs["v2"], lines)
     failed += compare_world(dbs["v1"], world_counts(size, seed, work))
     with sandbox(work / "sandbox-faults", size, seed, FAULTS) as info:
         summary, _ = run(
             f"run with faults {' '.join(FAULTS)}",
             settings(work / "sandbox-faults" / "sandbox.json", dbs["faults"]),
-            DATASETS,
+            datasets,
             "auto",
         )
         failed += [f"faults {r.dataset}: {r.error}" for r in summary.failed]

@@ -86,7 +86,7 @@ def test_a_refused_token_is_refreshed_once_and_the_call_resent(
     calls = [(r["status"], r["headers"]["ms-requestid"]) for r in log if r["path"].endswith("/orders")]
     assert [status for status, _ in calls] == [200, 401, 200]
     assert calls[1][1] == calls[2][1]  # the resend is the same logical call
-    assert sum(1 for r in log if r["path"].endswith("/oauth2/v2.0/token")) >= 1
+    assert sum(1 for r in log if r["path"].endswith("/oauth2/v2.0/token")) == 2  # the first token, the refresh
 
 
 def test_a_client_error_is_one_line_naming_the_call_and_its_ids(sb_settings: Settings) -> None:

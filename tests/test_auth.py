@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from recon.api import PartnerCenterClient
 from recon.cli import main
-from recon.errors import EXIT_OK, EXIT_USAGE, UpstreamError
+from recon.errors import EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE
 from recon.extract import extract
 from recon.sandbox import SandboxServer
 from recon.settings import load_settings
+from recon.store import reader
 from tests.conftest import admin
 
 pytestmark = pytest.mark.slow
-AGREEMENTS = ("/agreements", {"agreementType": "MicrosoftCustomerAgreement"})
 
 
 @pytest.fixture
@@ -56,7 +55,11 @@ def _login(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_login_keeps_a_private_cache_and_user_mode_calls_as_the_user(
-    sandbox: SandboxServer, user_env: Path, capsys: pytest.CaptureFixture[str], app_user_only: None
+    sandbox: SandboxServer,
+    user_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    app_user_only: None,
 ) -> None:
     before = len(admin(sandbox, "GET", "/requests").json())
     out = _login(capsys)
@@ -74,12 +77,14 @@ def test_login_keeps_a_private_cache_and_user_mode_calls_as_the_user(
     settings = load_settings()
     summary = extract(settings, datasets=["customers"], api="v1")
     assert not summary.failed and summary.results["customers"].rows > 0
-    with PartnerCenterClient(settings) as client:  # App+User only: accepted with the user's token
-        assert client.get_json(AGREEMENTS[0], params=AGREEMENTS[1]).status == 200
-    app_only = load_settings(env={**os.environ, "RECON_AUTH_MODE": "app"})
-    with PartnerCenterClient(app_only) as client, pytest.raises(UpstreamError) as refused:
-        client.get_json(AGREEMENTS[0], params=AGREEMENTS[1])
-    assert refused.value.status == 403 and "900329" in str(refused.value)
+    with reader(settings.db) as con:
+        customer = str(con.execute("SELECT min(id) FROM raw.customers").fetchall()[0][0])
+    capsys.readouterr()
+    assert main(["customers", "agreement", customer]) == EXIT_OK  # App+User only: served to the user
+    assert "Microsoft Customer Agreement" in capsys.readouterr().out
+    monkeypatch.setenv("RECON_AUTH_MODE", "app")
+    assert main(["customers", "agreement", customer]) == EXIT_UPSTREAM  # refused to the app alone
+    assert "900329" in capsys.readouterr().err
 
     log = admin(sandbox, "GET", "/requests").json()[before:]
     grants = [r["form"]["grant_type"] for r in log if "form" in r]

@@ -95,7 +95,7 @@ class CustomerPages:
 
     Fetched pages wait as their response bytes (not tracked by the garbage collector) and are parsed again when
     they are landed: parsed, the orders of 2,000 customers are millions of objects that every full collection
-    walks while the dataset before them lands, which made landing about 1.7 times slower.
+    walks while the dataset before them lands (landing was 1.7 times slower with them parsed).
     """
 
     def __init__(self, background: Background, dataset: str, customer_ids: Sequence[str], concurrency: int) -> None:
