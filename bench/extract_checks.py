@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import duckdb
-import httpx
+from common import request_log, served
 
-from recon.api.tls import ssl_context
 from recon.extract import ExtractSummary, extract
 from recon.extract.runner import DATASETS
 from recon.settings import Settings, load_settings
@@ -59,45 +55,8 @@ Key = tuple[str, str]  # (dataset, unit without its @as-of)
 Figures = dict[Key, tuple[Any, ...]]
 
 
-@contextmanager
-def sandbox(state_dir: Path, size: str, seed: int, faults: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """A `recon sandbox serve` process; yields its sandbox.json once it serves, stops it afterwards."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "recon", "sandbox", "serve", "--state-dir", str(state_dir)]
-    command += ["--size", size, "--seed", str(seed), *(f"--fault={f}" for f in faults)]
-    with (state_dir / "stderr.txt").open("w+") as errors:
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, text=True)
-        try:
-            yield _wait_for(server, state_dir, errors)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _wait_for(server: subprocess.Popen[str], state_dir: Path, errors: TextIO) -> dict[str, Any]:
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and server.poll() is None:
-        errors.seek(0)
-        if "recon sandbox on" in errors.read():  # printed once the port accepts connections
-            info: dict[str, Any] = json.loads((state_dir / "sandbox.json").read_text())
-            return info
-        time.sleep(0.5)
-    errors.seek(0)
-    raise SystemExit(f"the sandbox did not start: {errors.read()[-2000:]}")
-
-
-def request_log(info: dict[str, Any]) -> list[dict[str, Any]]:
-    """The sandbox's request log (admin API)."""
-    response = httpx.get(
-        f"{info['admin_url']}/requests",
-        headers={"Authorization": f"Bearer {info['admin_token']}"},
-        verify=ssl_context(Path(info["ca_cert"])),
-        trust_env=False,
-        timeout=300,
-    )
-    response.raise_for_status()
-    log: list[dict[str, Any]] = response.json()
-    return log
+def _world(size: str, seed: int, faults: Sequence[str]) -> list[str]:
+    return ["--size", size, "--seed", str(seed), *(f"--fault={f}" for f in faults)]
 
 
 def settings(info_path: Path, db: Path) -> Settings:
@@ -318,14 +277,14 @@ def checks(work: Path, size: str, seed: int, datasets: Sequence[str] = DATASETS)
     failed: list[str] = []
     print(f"extractor checks on the {size} world, seed {seed}, in {work}")
     lines = [d for d in datasets if d in LINE_TABLES]
-    with sandbox(work / "sandbox", size, seed, ()):
+    with served(work / "sandbox", _world(size, seed, ())):
         info_path = work / "sandbox" / "sandbox.json"
         for name, chosen, api in (("v1", datasets, "v1"), ("v2", lines, "auto")):
             summary, _ = run(f"run {name}", settings(info_path, dbs[name]), chosen, api)
             failed += [f"{name} {r.dataset}: {r.error}" for r in summary.failed]
     failed += compare_v1_v2(dbs["v1"], dbs["v2"], lines)
     failed += compare_world(dbs["v1"], world_counts(size, seed, work))
-    with sandbox(work / "sandbox-faults", size, seed, FAULTS) as info:
+    with served(work / "sandbox-faults", _world(size, seed, FAULTS)) as (_, info):
         summary, _ = run(
             f"run with faults {' '.join(FAULTS)}",
             settings(work / "sandbox-faults" / "sandbox.json", dbs["faults"]),

@@ -12,7 +12,6 @@ need at least (N - burst) / rate. Exits 1 on any 429 or when the wall time excee
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -20,59 +19,14 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, TextIO
 
-import httpx
+from common import request_log, served
 
 from recon.api.ratelimit import family
-from recon.api.tls import ssl_context
 from recon.store import reader
 
 PER_MINUTE, BURST = 500, 50  # the sandbox's defaults (rate_limit_per_min, rate_limit_burst)
 MAX_RATIO = 1.2
-
-
-def start_sandbox(
-    state_dir: Path, customers: int, latency: float, errors: TextIO
-) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """Run the sandbox CLI in its own process (stderr to `errors`); return it and its sandbox.json once it serves."""
-    command = [
-        sys.executable,
-        "-m",
-        "recon",
-        "sandbox",
-        "serve",
-        "--state-dir",
-        str(state_dir),
-        "--switch",
-        f"customers={customers}",
-        "--fault",
-        f"latency:1.0:{latency}",
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and server.poll() is None:
-        errors.seek(0)
-        if "recon sandbox on" in errors.read():  # printed once the port accepts connections
-            return server, json.loads((state_dir / "sandbox.json").read_text())
-        time.sleep(0.2)
-    server.kill()
-    errors.seek(0)
-    raise SystemExit(f"the sandbox did not start: {errors.read()[-2000:]}")
-
-
-def request_log(info: dict[str, Any]) -> list[dict[str, Any]]:
-    """The sandbox's request log (admin API)."""
-    response = httpx.get(
-        f"{info['admin_url']}/requests",
-        headers={"Authorization": f"Bearer {info['admin_token']}"},
-        verify=ssl_context(Path(info["ca_cert"])),
-        trust_env=False,
-        timeout=120,
-    )
-    response.raise_for_status()
-    log: list[dict[str, Any]] = response.json()
-    return log
 
 
 def unit_times(db: Path) -> list[tuple[str, float, float]]:
@@ -92,22 +46,25 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.1, help="Seconds added to every sandbox answer.")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="recon-bench-") as tmp, (Path(tmp) / "sandbox.err").open("w+") as errors:
-        # stderr goes to a file, so a chatty server never blocks on a full pipe
-        server, info = start_sandbox(Path(tmp) / "sandbox", args.customers, args.latency, errors)
-        try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
-            env.update(RECON_SANDBOX=str(Path(tmp) / "sandbox" / "sandbox.json"), RECON_DB=f"{tmp}/recon.duckdb")
-            command = [sys.executable, "-m", "recon", "extract", "--datasets", "subscriptions,orders"]
-            command += ["--concurrency", str(args.concurrency)]
-            started = time.perf_counter()
-            run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - started
-            log = request_log(info)
-            units = unit_times(Path(tmp) / "recon.duckdb") if run.returncode == 0 else []
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    if args.customers <= BURST:
+        parser.error(f"--customers must exceed the burst of {BURST}, or the limits impose no floor to compare with")
+    sandbox_args = ["--switch", f"customers={args.customers}", "--fault", f"latency:1.0:{args.latency}"]
+    with (
+        tempfile.TemporaryDirectory(prefix="recon-bench-") as tmp,
+        served(Path(tmp) / "sandbox", sandbox_args) as (
+            _,
+            info,
+        ),
+    ):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
+        env.update(RECON_SANDBOX=str(Path(tmp) / "sandbox" / "sandbox.json"), RECON_DB=f"{tmp}/recon.duckdb")
+        command = [sys.executable, "-m", "recon", "extract", "--datasets", "subscriptions,orders"]
+        command += ["--concurrency", str(args.concurrency)]
+        started = time.perf_counter()
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        log = request_log(info)
+        units = unit_times(Path(tmp) / "recon.duckdb") if run.returncode == 0 else []
     if run.returncode != 0:
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n", file=sys.stderr)
         print(f"recon extract failed (exit {run.returncode})", file=sys.stderr)

@@ -20,16 +20,16 @@ import argparse
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
+from common import served
 
 from recon.api.tls import ssl_context
 from recon.sandbox.world import build_world
@@ -60,33 +60,6 @@ def build(seed: int, builds: int) -> dict[str, Any]:
             }
         del world
     return best
-
-
-def start_sandbox(state_dir: Path, seed: int, errors: TextIO) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """`recon sandbox serve --size large` in its own process; returns it and its sandbox.json once it serves."""
-    command = [
-        sys.executable,
-        "-m",
-        "recon",
-        "sandbox",
-        "serve",
-        "--size",
-        "large",
-        "--seed",
-        str(seed),
-        "--state-dir",
-        str(state_dir),
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, text=True)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and server.poll() is None:
-        errors.seek(0)
-        if "recon sandbox on" in errors.read():  # printed once the port accepts connections
-            return server, json.loads((state_dir / "sandbox.json").read_text())
-        time.sleep(0.2)
-    server.kill()
-    errors.seek(0)
-    raise SystemExit(f"the sandbox did not start:\n{errors.read()[-2000:]}")
 
 
 def memory(pid: int, field: str) -> int:
@@ -176,9 +149,15 @@ def export_v2(client: httpx.Client, info: dict[str, Any], invoice: str) -> tuple
 
 def serve_and_page(seed: int, v2: bool) -> dict[str, Any]:
     """Start the server, page through the closed invoice's lines (v1, then v2), and measure its memory."""
-    with tempfile.TemporaryDirectory(prefix="sandbox-large-") as tmp, open(Path(tmp) / "server.err", "w+") as errors:
-        started = time.perf_counter()
-        server, info = start_sandbox(Path(tmp) / "state", seed, errors)
+    started = time.perf_counter()
+    large = ["--size", "large", "--seed", str(seed)]
+    with (
+        tempfile.TemporaryDirectory(prefix="sandbox-large-") as tmp,
+        served(Path(tmp) / "state", large) as (
+            server,
+            info,
+        ),
+    ):
         out: dict[str, Any] = {"server_start_s": time.perf_counter() - started, "rss_after_start": 0}
         sampler = Sampler(server.pid)
         sampler.start()
@@ -208,8 +187,6 @@ def serve_and_page(seed: int, v2: bool) -> dict[str, Any]:
             out["vm_hwm"] = memory(server.pid, "VmHWM")
         finally:
             sampler.stop.set()
-            server.terminate()
-            server.wait(30)
     return out
 
 
