@@ -8,6 +8,7 @@ current one, are fetched on every run (each replaces its unit).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, timedelta
@@ -29,6 +30,7 @@ PAGE_SIZE = 500  # audit.md 2: default and ceiling
 # audit.md 12.15: how soon a change reaches the log is undocumented, so a day is settled only when it was
 # fetched at least this long after it ended (the previous day is re-read once more on the next run).
 SETTLE = timedelta(days=1)
+_THREADS = "recon-audit"
 
 
 def _pairs(value: Any) -> Any:
@@ -106,7 +108,7 @@ class DayFetcher:
         self.days = list(days)
         self.position = {d: n for n, d in enumerate(self.days)}
         self.ahead = 2 * max(1, concurrency)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="recon-audit")
+        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=_THREADS)
         self.futures: dict[date, Future[list[Page]]] = {}
         self.submitted = 0
 
@@ -114,7 +116,9 @@ class DayFetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        # Never join from one of the pool's own threads (a thread cannot join itself).
+        inside = threading.current_thread().name.startswith(_THREADS)
+        self.pool.shutdown(wait=not inside, cancel_futures=True)
 
     def pages(self, day: date) -> list[Page]:
         """Every page of `day` (fetched already, or now), keeping the next days in flight."""

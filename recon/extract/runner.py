@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -151,7 +152,7 @@ def _prefetch(name: str, ctx: ExtractContext, plan: Plan) -> None:
                 lineitems.prefetch_v2(ctx, name, currency=currency, period=period)
 
 
-def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: DatasetResult) -> Iterable[Step]:
+def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: DatasetResult) -> Generator[Step]:
     """The units of one dataset, as calls that land them."""
     if name == "customers":
         yield lambda: commerce.extract_customers(ctx, plan.customer_pages)
@@ -214,13 +215,16 @@ def _steps(name: str, ctx: ExtractContext, plan: Plan, size: int, result: Datase
                 )
 
 
-def _run(result: DatasetResult, steps: Iterable[Step]) -> None:
+def _run(result: DatasetResult, steps: Generator[Step]) -> None:
+    # closing() ends the step generator here, in this thread, when a step fails: left to the garbage collector,
+    # its `with` blocks (the audit day fetcher's thread pool) would exit in whichever thread happens to collect it.
     try:
-        for step in steps:
-            landed = step()
-            result.units += 1
-            result.rows += landed.rows
-            result.quarantined += landed.quarantined
+        with closing(steps):
+            for step in steps:
+                landed = step()
+                result.units += 1
+                result.rows += landed.rows
+                result.quarantined += landed.quarantined
     except ReconError as exc:
         result.error = str(exc)
 

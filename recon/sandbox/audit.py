@@ -4,6 +4,8 @@ world's purchases and seat changes, 90 days back, at most 30 days per request, n
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -99,60 +101,86 @@ def _blob(value: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def history(state: SandboxState, view: CommerceView, cust_filter: Customer | None) -> list[dict[str, Any]]:
-    """Records of the generated world's purchases and seat changes (as if made in the Partner Center portal)."""
-    cache = state.commerce.history_cache
-    if cust_filter is None and cache is not None and cache[0] == id(view.world):
-        return cache[1]
-    out: list[dict[str, Any]] = []
-    oldest = view.today - timedelta(days=90)
-    portal = "4990cffe-04e8-4e8b-808a-1175604b879f"
-    for cust in [cust_filter] if cust_filter else view.world.customers:
-        orders = {o["id"]: o for o in view.orders(cust)}
-        for v in view.subscriptions(cust):
-            if v.live is not None and v.live.adopted is None:
-                continue
-            sub = v.sub
-            if oldest <= sub.start < view.today and sub.order_id in orders:
-                o = view.order_resource(orders[sub.order_id], True, pascal=True)
-                when = orders[sub.order_id]["created"]
-                out.append(
-                    record(
-                        state,
-                        cust,
-                        resource_type="order",
-                        resource_id=sub.order_id,
-                        operation="create_order",
-                        when=when,
-                        new=_blob(o),
-                        app=portal,
-                        data=order_data(o),
-                    )
-                )
-            for ev in v.events:
-                ln = ev["line"]
-                if ev["kind"] in ("new", "renew") or not oldest <= ln.order_date < view.today:
+@dataclass(frozen=True)
+class _Generated:
+    """A generated record, rendered only when a page holds it: sort key, filter fields and what it is made of."""
+
+    when: str
+    id: str
+    cust: Customer
+    resource_type: str
+    order: dict[str, Any] | None = None
+    view: SubView | None = None
+    event: dict[str, Any] | None = None
+
+    def render(self, state: SandboxState, view: CommerceView) -> dict[str, Any]:
+        """The AuditRecord."""
+        if self.order is not None:
+            o = view.order_resource(self.order, True, pascal=True)
+            return record(
+                state,
+                self.cust,
+                resource_type="order",
+                resource_id=self.order["id"],
+                operation="create_order",
+                when=self.when,
+                new=_blob(o),
+                app=_PORTAL,
+                data=order_data(o),
+            )
+        assert self.view is not None and self.event is not None
+        v, ev = self.view, self.event
+        return record(
+            state,
+            self.cust,
+            resource_type="subscription",
+            resource_id=v.sub.id,
+            operation="update_subscription",
+            when=self.when,
+            old=_snapshot(view, v, ev["before"], ev["line"]),
+            new=_snapshot(view, v, ev["after"], ev["line"]),
+            app=_PORTAL,
+            data=[{"key": "SubscriptionId", "value": v.sub.id}],
+        )
+
+
+_PORTAL = "4990cffe-04e8-4e8b-808a-1175604b879f"  # the Partner Center portal's application id
+
+
+def _record_id(state: SandboxState, cust: Customer, resource_id: str, operation: str, when: str) -> str:
+    return f"{state.world.partner_id}_{cust.id}_{resource_id.lower()}_{operation.replace('_', '')}_{ticks(when)}"
+
+
+def history(state: SandboxState, view: CommerceView) -> list[_Generated]:
+    """Index of the generated world's purchases and seat changes (as if made in the Partner Center portal), by
+    (operationDate, id); built once per world under the state lock, rendered page by page."""
+    with state.lock:
+        cache = state.commerce.history_cache
+        if cache is not None and cache[0] == id(view.world):
+            return cache[1]
+        out: list[_Generated] = []
+        oldest = view.today - timedelta(days=90)
+        for cust in view.world.customers:
+            orders = {o["id"]: o for o in view.orders(cust)}
+            for v in view.subscriptions(cust):
+                if v.live is not None and v.live.adopted is None:
                     continue
-                when = orders[ln.order_id]["created"] if ln.order_id in orders else f"{ln.order_date}T12:00:00.0000000Z"
-                old = _snapshot(view, v, ev["before"], ln)
-                new = _snapshot(view, v, ev["after"], ln)
-                out.append(
-                    record(
-                        state,
-                        cust,
-                        resource_type="subscription",
-                        resource_id=sub.id,
-                        operation="update_subscription",
-                        when=when,
-                        old=old,
-                        new=new,
-                        app=portal,
-                        data=[{"key": "SubscriptionId", "value": sub.id}],
-                    )
-                )
-    if cust_filter is None:
+                sub = v.sub
+                if oldest <= sub.start < view.today and sub.order_id in orders:
+                    when = orders[sub.order_id]["created"]
+                    rid = _record_id(state, cust, sub.order_id, "create_order", when)
+                    out.append(_Generated(when, rid, cust, "order", order=orders[sub.order_id]))
+                for ev in v.events:
+                    ln = ev["line"]
+                    if ev["kind"] in ("new", "renew") or not oldest <= ln.order_date < view.today:
+                        continue
+                    order = orders.get(ln.order_id)
+                    when = order["created"] if order is not None else f"{ln.order_date}T12:00:00.0000000Z"
+                    rid = _record_id(state, cust, sub.id, "update_subscription", when)
+                    out.append(_Generated(when, rid, cust, "subscription", view=v, event=ev))
+        out.sort(key=lambda g: (g.when, g.id))
         state.commerce.history_cache = (id(view.world), out)
-    return out
+        return out
 
 
 def _snapshot(view: CommerceView, v: SubView, st: dict[str, Any], ln: Any) -> dict[str, Any]:
@@ -200,11 +228,16 @@ def _filter(raw: str) -> tuple[str, str, str]:
 
 
 def _matches(rec: dict[str, Any], field: str, value: str) -> bool:
+    fields = (str(rec.get("customerId", "")), str(rec.get("customerName", "")), str(rec["resourceType"]))
+    return _matches_fields(*fields, field, value)
+
+
+def _matches_fields(customer_id: str, customer_name: str, resource_type: str, field: str, value: str) -> bool:
     if field == "companyname":
-        return value.lower() in str(rec.get("customerName", "")).lower()
+        return value.lower() in customer_name.lower()
     if field == "customerid":
-        return str(rec.get("customerId", "")).lower() == value.lower()
-    return rec["resourceType"].replace("_", "") == value.lower().replace("_", "")
+        return customer_id.lower() == value.lower()
+    return resource_type.replace("_", "") == value.lower().replace("_", "")
 
 
 def audit_records(request: Request) -> Response:
@@ -245,17 +278,23 @@ def audit_records(request: Request) -> Response:
         offset = state.codec.decode(scope, request.headers.get("ms-continuationtoken")) if seek else 0
     except PagingError as exc:
         return bad_input(str(exc))
-    cust = view.customer(flt[1]) if flt and flt[0] == "customerid" else None
-    pool = [*history(state, view, cust), *state.commerce.audit]
-    chosen = [
-        r
-        for r in pool
+    generated = history(state, view)
+    lo = bisect_left(generated, start.isoformat(), key=lambda g: g.when[:10])
+    hi = bisect_right(generated, end.isoformat(), key=lambda g: g.when[:10])
+    pool: list[tuple[str, str, _Generated | dict[str, Any]]] = [
+        (g.when, g.id, g)
+        for g in generated[lo:hi]
+        if flt is None or _matches_fields(g.cust.id, g.cust.name, g.resource_type, flt[0], flt[1])
+    ]
+    pool += [
+        (r["operationDate"], r["id"], r)
+        for r in state.commerce.audit
         if start <= date.fromisoformat(r["operationDate"][:10]) <= end and (flt is None or _matches(r, flt[0], flt[1]))
     ]
-    chosen.sort(key=lambda r: (r["operationDate"], r["id"]), reverse=True)
-    page = chosen[offset : offset + size]
+    pool.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    page = [r if isinstance(r, dict) else r.render(state, view) for _, _, r in pool[offset : offset + size]]
     stop = offset + len(page)
-    token = state.codec.encode(scope, stop) if stop < len(chosen) else None
+    token = state.codec.encode(scope, stop) if stop < len(pool) else None
     nxt = None
     if token:
         nxt = link(f"/auditrecords?{self_q}&seekOperation=Next", [{"key": "MS-ContinuationToken", "value": token}])

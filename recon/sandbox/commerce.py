@@ -153,7 +153,7 @@ class Commerce:
         self.window_start: date | None = None
         self.rating: Rating | None = None
         self.view_cache: tuple[int, Any] | None = None  # (id of the world, its CommerceView)
-        self.history_cache: tuple[int, list[dict[str, Any]]] | None = None  # generated audit records
+        self.history_cache: tuple[int, list[Any]] | None = None  # index of generated audit records
 
     def next_seq(self) -> int:
         """A new sequence number (orders, events, ids)."""
