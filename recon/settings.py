@@ -77,6 +77,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("catalog_countries", "comma-separated ISO country codes the catalog is read for", None),
     SettingSpec("auth_mode", "app (app-only token) or user (app+user, after `recon auth login`)", "app"),
     SettingSpec("token_cache", "the signed-in user's token cache file (mode 0600)", None),
+    SettingSpec("decisions", "analysts' decisions on findings (a SQLite file apart from the database)", None),
 )
 AUTH_MODES = ("app", "user")
 SPEC_BY_NAME = {s.name: s for s in SPECS}
@@ -104,6 +105,7 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)
     sandbox_info: Mapping[str, Any] = field(default_factory=dict)
     catalog_countries: str | None = None  # normalised `NL,DE`; None: the customers' countries
+    decisions: Path | None = None  # None: decisions.sqlite in data_dir
 
     @property
     def reports_dir(self) -> Path:
@@ -112,6 +114,11 @@ class Settings:
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
+
+    @property
+    def decisions_path(self) -> Path:
+        """The decisions store (RECON_DECISIONS, default `decisions.sqlite` in RECON_DATA_DIR)."""
+        return self.decisions or self.data_dir / "decisions.sqlite"
 
     @property
     def pc_scope(self) -> str:
@@ -253,6 +260,8 @@ def load_settings(
         raise SettingsError(f"RECON_AUTH_MODE: {values['auth_mode']!r} is not one of {', '.join(AUTH_MODES)}")
     if "token_cache" not in values:
         sources["token_cache"] = "in RECON_DATA_DIR"  # noqa: S105 (a source label)
+    if "decisions" not in values:
+        sources["decisions"] = "in RECON_DATA_DIR"
 
     return Settings(
         db=db,
@@ -272,4 +281,5 @@ def load_settings(
         sources=sources,
         sandbox_info=sandbox_info,
         catalog_countries=_country_list(values.get("catalog_countries")),
+        decisions=opt_path("decisions") or data_dir / "decisions.sqlite",
     )

@@ -135,7 +135,11 @@ def load_group(ctx: click.Context, replay: bool, dataset: str | None, unit: str 
 
 
 @click.command("reconcile")
-@click.option("--period", help="Billing month to report on (YYYY-MM); all periods are rebuilt.")
+@click.option(
+    "--period",
+    help="Billing month to report and to apply --fail-on to (YYYY-MM); every month is rebuilt, and findings "
+    "without a month (orphans) count in every month.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -147,9 +151,9 @@ def load_group(ctx: click.Context, replay: bool, dataset: str | None, unit: str 
 @click.pass_context
 def reconcile_cmd(ctx: click.Context, period: str | None, fail_on: str, db: Path | None) -> int:
     """Rebuild staging, tie-outs and findings; print findings per rule with the money at stake."""
-    parse_month(period)
+    month = parse_month(period)
     settings = settings_from(ctx, db=db)
-    summary = reconcile(settings)
+    summary = reconcile(settings, period=month)
     print_reconcile(console, summary)
     print_audits(summary.audits)
     return exit_for(summary.worst_open, fail_on)

@@ -24,7 +24,8 @@ def extract_table(summary: ExtractSummary) -> Table:
 
 def findings_table(summary: ReconcileSummary) -> Table:
     """Findings per rule with the money at stake per currency."""
-    table = Table(title="Findings", title_justify="left")
+    title = "Findings" + (f" of {summary.period:%Y-%m} (and those without a month)" if summary.period else "")
+    table = Table(title=title, title_justify="left")
     for col in ("rule", "severity", "findings", "currency", "amount at stake"):
         table.add_column(col, justify="right" if col in ("findings", "amount at stake") else "left")
     for rule, severity, count, currency, stake in summary.by_rule:

@@ -20,6 +20,7 @@ from recon.reconcile.rating import EXPECTED_SCHEMA, expected_charges
 from recon.reconcile.tieout import tieout
 from recon.settings import Settings
 from recon.store import open_writer
+from recon.store.decisions import DecisionStore, automatic_decisions
 from recon.store.schema import FINDINGS, TIEOUT
 from recon.store.sql import first_row
 from recon.transform import build_staging
@@ -31,6 +32,8 @@ SELECT dataset, unit, status FROM (
     FROM meta.loads
 ) WHERE rn = 1
 """
+
+CURRENT_DECISIONS = "SELECT finding_id, arg_max(status, seq) AS status FROM recon.decisions GROUP BY finding_id"
 
 FINDING_KEY = (
     "concat_ws('|', split_part(rule, '-', 1), coalesce(invoice_number, ''), coalesce(subscription_id, ''), "
@@ -47,13 +50,23 @@ class ReconcileSummary:
     by_rule: list[tuple[str, str, int, str, Decimal]] = field(default_factory=list)
     worst_open: str | None = None
     audits: list[AuditRow] = field(default_factory=list)  # (audit, table, severity, offending rows)
+    period: date | None = None  # the month the findings figures cover (None: all)
 
 
 def _frame(con: duckdb.DuckDBPyConnection, query: str) -> pl.LazyFrame:
     return con.sql(query).pl().lazy()
 
 
-def _write_findings(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, now: datetime) -> None:
+_CONTEXT = (
+    "rule, severity, customer_id, subscription_id, invoice_number, period, measure, expected, actual, "
+    "amount_at_stake, currency, explanation"
+)
+
+
+def _write_findings(
+    con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, now: datetime, store: DecisionStore
+) -> None:
+    """Key the findings, join the analysts' decisions in, append the automatic ones, mirror the decision log."""
     con.register("_findings", findings.to_arrow())
     try:
         con.execute(
@@ -62,6 +75,18 @@ def _write_findings(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, now:
                 PARTITION BY {FINDING_KEY} ORDER BY amount_at_stake, evidence) AS VARCHAR)), 1, 24) AS finding_id
             FROM _findings"""
         )
+        seen = [str(r[0]) for r in con.execute("SELECT finding_id FROM meta.findings_seen").fetchall()]
+        found = [str(r[0]) for r in con.execute("SELECT finding_id FROM _keyed").fetchall()]
+        previous = {
+            str(row["finding_id"]): row
+            for row in con.sql(f"SELECT finding_id, {_CONTEXT} FROM recon.findings").pl().iter_rows(named=True)
+        }
+        automatic = automatic_decisions(found, seen, store.current(), previous, now)
+        store.record(automatic, now)
+        log = store.log()
+        con.register("_decisions", log.to_arrow())
+        con.execute("CREATE OR REPLACE TABLE recon.decisions AS SELECT * FROM _decisions ORDER BY seq")
+        con.unregister("_decisions")
         con.execute(
             "INSERT INTO meta.findings_seen SELECT DISTINCT finding_id, CAST(? AS TIMESTAMP) FROM _keyed "
             "WHERE finding_id NOT IN (SELECT finding_id FROM meta.findings_seen)",
@@ -72,7 +97,7 @@ def _write_findings(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, now:
         select = ", ".join(
             "s.first_seen"
             if name == "first_seen"
-            else "'open' AS status"
+            else "coalesce(d.status, 'open') AS status"
             if name == "status"
             else f"CAST(k.{name} AS JSON)"
             if name == "evidence"
@@ -81,8 +106,9 @@ def _write_findings(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, now:
         )
         con.execute(
             f"INSERT INTO recon.findings ({columns}) SELECT {select} FROM _keyed k "
-            "JOIN meta.findings_seen s USING (finding_id) ORDER BY k.rule, k.invoice_number, k.subscription_id, "
-            "k.finding_id"
+            "JOIN meta.findings_seen s USING (finding_id) "
+            f"LEFT JOIN ({CURRENT_DECISIONS}) d USING (finding_id) "
+            "ORDER BY k.rule, k.invoice_number, k.subscription_id, k.finding_id"
         )
     finally:
         con.unregister("_findings")
@@ -161,12 +187,18 @@ def _expected(frames: dict[str, pl.LazyFrame], as_of: date | None, rounding: str
 
 
 def reconcile(
-    settings: Settings, *, rounding: str = "B", clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    settings: Settings,
+    *,
+    rounding: str = "B",
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stage: bool = True,
+    period: date | None = None,
 ) -> ReconcileSummary:
-    """Rebuild staging, tie-outs and findings from what the database holds."""
-    summary = ReconcileSummary()
+    """Rebuild staging (unless `stage` is false: `stg` is then used as it is), tie-outs and findings; the
+    summary covers `period` (a first of month) only, when given."""
+    summary = ReconcileSummary(period=period)
     with open_writer(settings.db) as con:
-        summary.staged = build_staging(con)
+        summary.staged = build_staging(con) if stage else {}
         frames: dict[str, pl.LazyFrame] = {
             "invoices": _frame(con, "SELECT * FROM stg.invoices"),
             "lines": _frame(con, "SELECT * FROM stg.recon_lines"),
@@ -203,21 +235,26 @@ def reconcile(
                 "ORDER BY subscription_id, order_date, charge_start, event_id, sign DESC"
             )
             con.unregister("_expected")
-            _write_findings(con, findings, clock())
+            _write_findings(con, findings, clock(), DecisionStore(settings.decisions_path))
             write_ledgers(con, ledgers)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
+        # --period narrows what is reported (every period is rebuilt); findings without a billing month
+        # (orphans) are reported with every period
+        where, params = ("WHERE period = ? OR period IS NULL", [period]) if period is not None else ("", [])
         rows = con.execute(
             "SELECT split_part(rule, '-', 1) AS rule_id, severity, count(*), currency, sum(amount_at_stake) "
-            "FROM recon.findings GROUP BY ALL ORDER BY rule_id, currency"
+            f"FROM recon.findings {where} GROUP BY ALL ORDER BY rule_id, currency",
+            params,
         ).fetchall()
         summary.by_rule = [(str(r[0]), str(r[1]), int(r[2]), str(r[3]), Decimal(r[4])) for r in rows]
         summary.findings = sum(r[2] for r in summary.by_rule)
+        open_where = "WHERE status = 'open'" + (" AND (period = ? OR period IS NULL)" if period is not None else "")
         open_sev = {
             str(r[0])
-            for r in con.execute("SELECT DISTINCT severity FROM recon.findings WHERE status = 'open'").fetchall()
+            for r in con.execute(f"SELECT DISTINCT severity FROM recon.findings {open_where}", params).fetchall()
         }
         ranked = [s for s in SEVERITIES if s in open_sev]
         summary.worst_open = ranked[-1] if ranked else None
