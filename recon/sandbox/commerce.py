@@ -5,7 +5,7 @@ billing lines through `Commerce.extend_lines`, the hook `build_world` calls afte
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -122,6 +122,16 @@ class Cart:
     attestation: bool | None = None
 
 
+# Targeted kinds (POST /admin/inject): charge types they act on, refunds or charges, doubled or withheld, the
+# catalogue's primary rule and the rules it may also trigger (design.md's injection catalogue).
+TARGETED: dict[str, tuple[tuple[str, ...], bool, bool, str, str]] = {
+    "credit_missing": (("removeQuantity", "cancelImmediate"), True, False, "R07", "R01,R03"),
+    "credit_twice": (("removeQuantity", "cancelImmediate"), True, True, "R07", "R01,R03"),
+    "charge_missing": (("new", "renew", "cycleCharge"), False, False, "R05", "R09"),
+    "duplicate_line": (("new", "renew", "cycleCharge"), False, True, "R06", "R01,R09"),
+}
+
+
 @dataclass
 class Targeted:
     """A targeted injection requested through the admin API."""
@@ -218,35 +228,43 @@ class Commerce:
         by_id = {s.id: s for s in subs}
         for t in self.targeted:
             sub = by_id.get(t.sub_id)
-            if sub is None or t.kind != "credit_missing":
+            spec = TARGETED.get(t.kind)
+            if sub is None or spec is None:
                 continue
-            refunds = [
+            types, refunds, double, rule, also = spec
+            chosen = [
                 i
                 for i, ln in enumerate(lines)
                 if ln.sub == sub.idx
-                and ln.eup < 0
-                and ln.charge_type in ("removeQuantity", "cancelImmediate")
+                and (ln.eup < 0) == refunds
+                and ln.charge_type in types
                 and (t.args.get("on") is None or ln.order_date.isoformat() == t.args["on"])
             ]
-            if not refunds:
+            if not chosen:
                 continue
-            pos = refunds[-1]
-            ln = lines.pop(pos)
+            pos = chosen[-1]
+            ln = lines[pos]
+            if double:
+                lines.append(replace(ln))
+            else:
+                lines.pop(pos)
+            what = "credit" if refunds else "charge"
+            happened = "was billed twice" if double else "was not billed"
             self.cases.append(
                 {
                     "case_id": "K" + det_hex(10, self.seed, "targeted", t.kind, t.sub_id, ln.rid),
-                    "kind": "credit_missing",
-                    "rule": "R07",
-                    "also": "R01,R03",
+                    "kind": t.kind,
+                    "rule": rule,
+                    "also": also,
                     "customer_id": customers[sub.customer].id,
                     "subscription_id": sub.id,
                     "order_id": None,
                     "invoice_number": None,
                     "period": ln.period,
-                    "amount_at_stake": -ln.subtotal,
+                    "amount_at_stake": ln.subtotal if double else -ln.subtotal,
                     "currency": rating.billing_currency,
-                    "description": f"The {ln.charge_type} credit of {-ln.subtotal} {rating.billing_currency} for "
-                    f"subscription {sub.id} ({sub.avail.product.product_name}) on {ln.order_date} was not billed "
+                    "description": f"The {ln.charge_type} {what} of {abs(ln.subtotal)} {rating.billing_currency} for "
+                    f"subscription {sub.id} ({sub.avail.product.product_name}) on {ln.order_date} {happened} "
                     f"(targeted injection).",
                 }
             )

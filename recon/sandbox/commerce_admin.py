@@ -11,10 +11,10 @@ from starlette.routing import Route
 
 from recon.sandbox.admin import _authorised
 from recon.sandbox.billing import add_months
-from recon.sandbox.commerce import Targeted
+from recon.sandbox.commerce import TARGETED, Targeted
 from recon.sandbox.responses import json_response
 
-TARGETED_KINDS = ("credit_missing",)
+TARGETED_KINDS = tuple(TARGETED)
 
 
 async def close_month(request: Request) -> Response:
@@ -38,9 +38,10 @@ async def close_month(request: Request) -> Response:
 
 
 async def inject(request: Request) -> Response:
-    """POST /admin/inject {"kind": "credit_missing", "subscription_id": ..., ["on": "YYYY-MM-DD"]}: withhold the
-    credit (refund line) of the subscription's latest removal or cancellation (or the one on `on`) and add the
-    case to the live answer key."""
+    """POST /admin/inject {"kind": K, "subscription_id": ..., ["on": "YYYY-MM-DD"]}: act on the subscription's
+    latest line of the kind's charge types (or the one ordered on `on`): `credit_missing` withholds the credit of a
+    removal or cancellation, `credit_twice` bills it twice, `charge_missing` withholds a charge (new, renew or
+    cycle charge), `duplicate_line` bills it twice; the case joins the live answer key."""
     state, denied = _authorised(request)
     if denied:
         return denied
@@ -69,7 +70,8 @@ async def inject(request: Request) -> Response:
         if len(state.commerce.cases) <= before:
             state.commerce.targeted.remove(target)
             state.rebuild()
-            text = f"subscription {sub_id} has no removal or cancellation credit to withhold"
+            what = "removal or cancellation credit" if kind.startswith("credit") else "charge"
+            text = f"subscription {sub_id} has no {what} line for {kind}"
             return json_response({"error": text}, 400)
     case = state.commerce.cases[-1]
     return json_response(case, 201)

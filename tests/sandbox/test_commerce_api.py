@@ -322,6 +322,36 @@ def test_targeted_credit_missing(api: Api) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("kind", "rule", "expected"),
+    [
+        ("credit_twice", "R07", [("new", 6), ("removeQuantity", -6), ("removeQuantity", -6), ("removeQuantity", 2)]),
+        ("duplicate_line", "R06", [("new", 6), ("new", 6), ("removeQuantity", -6), ("removeQuantity", 2)]),
+        ("charge_missing", "R05", [("removeQuantity", -6), ("removeQuantity", 2)]),
+    ],
+)
+def test_targeted_kinds_double_or_withhold_the_latest_line(
+    api: Api, kind: str, rule: str, expected: list[tuple[str, int]]
+) -> None:
+    body = {"lineItems": [{"catalogItemId": STANDARD, "quantity": 6, "billingCycle": "monthly", "termDuration": "P1Y"}]}
+    cart = api.ok("POST", f"/customers/{BLUE}/carts", 201, json=body)
+    order = api.ok("POST", f"/customers/{BLUE}/carts/{cart['id']}/checkout", 201)["orders"][0]
+    sub_id = order["lineItems"][0]["subscriptionId"]
+    api.ok("PATCH", f"/customers/{BLUE}/subscriptions/{sub_id}", json={"quantity": 2})
+    case = api.adm("POST", "/inject", json={"kind": kind, "subscription_id": sub_id}).json()
+    assert (case["kind"], case["rule"], case["subscription_id"]) == (kind, rule, sub_id)
+    uri = "/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=billinglineitems"
+    uri += "&currencycode=EUR&period=current"
+    lines = [ln for ln in api.ok("GET", uri)["items"] if ln["subscriptionId"] == sub_id]
+    signed = sorted(
+        (ln["chargeType"], int(ln["quantity"]) * (1 if Decimal(str(ln["subtotal"])) >= 0 else -1)) for ln in lines
+    )
+    assert signed == sorted(expected)
+    amounts = {Decimal(str(ln["subtotal"])) for ln in lines}
+    stake = Decimal(str(case["amount_at_stake"]))
+    assert stake in amounts or -stake in amounts, "the money at stake is the line's amount"
+
+
 def test_patch_a_generated_subscription(api: Api) -> None:
     """The world's own subscription: late reduction refused, an add billed at once, cycle charges follow it."""
     subs = api.ok("GET", f"/customers/{BLUE}/subscriptions")["items"]
