@@ -10,9 +10,11 @@ from pathlib import Path
 from recon.errors import SettingsError
 from recon.extract import ExtractSummary
 from recon.extract.base import Reporter
+from recon.extract.pricelist import load_pricelist
 from recon.reconcile import ReconcileSummary, reconcile
 from recon.report import write_monthly
 from recon.sandbox import SandboxServer
+from recon.sandbox.pricelist import FIRST_MONTH, LAST_MONTH, write_price_list
 from recon.sandbox.world import first_month
 from recon.settings import Secret, Settings, load_settings
 from recon.walk import Step, walk
@@ -92,6 +94,10 @@ def run_demo(
     with server as sandbox:
         settings = sandbox_settings(base, dict(sandbox.info), state_dir / "sandbox.json")
         extracted = walk(settings, sandbox.info, reporter=reporter, on_step=on_step).merged()
+    # The partner's download of the Pricing workspace's price list: it prices renewals no order prices.
+    price_list = settings.data_dir / "pricelists" / f"sandbox-seed{seed}.csv"
+    write_price_list(price_list, seed=seed, first=FIRST_MONTH, last=LAST_MONTH)
+    load_pricelist(settings, price_list)
     reconciled = reconcile(settings)
     report = write_monthly(settings)
     return DemoResult(settings, extracted, reconciled, report)

@@ -186,7 +186,9 @@ def test_rerunning_reconcile_keeps_every_finding_id_and_decision(db: Settings, d
 
 def test_reconcile_period_reports_one_month(db: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     with reader(db.db) as con:
-        months = [r[0] for r in con.execute("SELECT DISTINCT period FROM recon.findings WHERE period IS NOT NULL").fetchall()]
+        months = [
+            r[0] for r in con.execute("SELECT DISTINCT period FROM recon.findings WHERE period IS NOT NULL").fetchall()
+        ]
         high = con.execute(
             "SELECT period FROM recon.findings WHERE severity = 'high' AND period IS NOT NULL LIMIT 1"
         ).fetchall()

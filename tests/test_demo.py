@@ -44,9 +44,12 @@ def _tables(db: Path) -> dict[str, list[tuple[object, ...]]]:
         return {n: sorted(con.execute(f"SELECT * FROM {n}").fetchall(), key=repr) for (n,) in names}
 
 
+FAST = ("--switch", "export_retry_after_s=0")  # exports answer at once (the default demo is walked below)
+
+
 def test_demo_without_dashboard_writes_where_recon_db_says(tmp_path: Path) -> None:
     db = tmp_path / "some" / "path.duckdb"
-    proc = _demo(db)
+    proc = _demo(db, *FAST)
     assert proc.returncode == 0, proc.stderr
     assert "R09" in proc.stdout and "Report:" in proc.stdout
     with reader(db) as con:
@@ -57,7 +60,7 @@ def test_demo_without_dashboard_writes_where_recon_db_says(tmp_path: Path) -> No
     assert len(reports) == 1
 
     before = _tables(db)
-    again = _demo(db)
+    again = _demo(db, *FAST)
     assert again.returncode == 0, again.stderr
     after = _tables(db)
     assert set(before) == set(after) and {"stg.invoices", "stg.recon_lines", "recon.findings"} <= set(before)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from recon import __version__
-from recon.cli import auth, commands, findings, purchase, sandbox
+from recon.cli import auth, commands, findings, pricelist, purchase, sandbox
 from recon.cli.common import err_console
 from recon.errors import EXIT_USAGE, ReconError
 
@@ -30,6 +30,7 @@ def cli(config: Path | None) -> None:
 
 for command in (*commands.ALL, *findings.COMMANDS, *purchase.COMMANDS):
     cli.add_command(command)
+commands.load_group.add_command(pricelist.pricelist_cmd)
 cli.add_command(sandbox.sandbox)
 cli.add_command(auth.auth)
 

@@ -116,11 +116,14 @@ def extract_cmd(
 @db_option
 @click.pass_context
 def load_group(ctx: click.Context, replay: bool, dataset: str | None, unit: str | None, db: Path | None) -> None:
-    """Load data from files: `--replay` rebuilds tables from raw files (no network)."""
+    """Load data from files: `--replay` rebuilds tables from raw files (no network); `pricelist FILE` imports
+    a Partner Center price list."""
     if ctx.invoked_subcommand is not None:
+        if replay or dataset or unit:
+            raise click.UsageError("--replay, --dataset and --unit do not combine with a subcommand")
         return
     if not replay:
-        raise click.UsageError("say what to load: --replay")
+        raise click.UsageError("say what to load: --replay, or a subcommand (pricelist FILE)")
     from recon.extract.replay import replay as run_replay
 
     summary = run_replay(settings_from(ctx, db=db), dataset=dataset, unit=unit)
@@ -249,11 +252,31 @@ def _serve_until_interrupted(proc: object) -> None:
     show_default=True,
     help="Size of the generated world.",
 )
+@click.option(
+    "--switch", "switches", multiple=True, metavar="NAME=VALUE", help="A sandbox switch (repeatable; docs/sandbox.md)."
+)
+@click.option(
+    "--inject-rate",
+    "inject_rates",
+    multiple=True,
+    metavar="KIND=P",
+    help="Injection rate per catalogue kind, or all=P (repeatable; all=0 is a clean world).",
+)
 @click.option("--no-dashboard", is_flag=True, help="Stop after the summary instead of serving the dashboard.")
 @click.option("--port", type=int, help="Dashboard port on 127.0.0.1 (default: a free one).")
 @click.pass_context
-def demo_cmd(ctx: click.Context, db: Path | None, seed: int, size: str, no_dashboard: bool, port: int | None) -> int:
+def demo_cmd(
+    ctx: click.Context,
+    db: Path | None,
+    seed: int,
+    size: str,
+    switches: tuple[str, ...],
+    inject_rates: tuple[str, ...],
+    no_dashboard: bool,
+    port: int | None,
+) -> int:
     """Run the whole flow on the embedded sandbox: extract, reconcile, report, then the dashboard."""
+    from recon.cli.sandbox import parse_pairs, parse_rates
     from recon.demo import run_demo
     from recon.serve import start_dashboard, stop
 
@@ -262,7 +285,15 @@ def demo_cmd(ctx: click.Context, db: Path | None, seed: int, size: str, no_dashb
     config = ctx.find_root().params.get("config")
     console.print(f"Starting the Partner Center sandbox (seed {seed}, size {size}) …")
     with RichReporter(console) as reporter:
-        result = run_demo(config=config, db=db, seed=seed, size=size, reporter=reporter)
+        result = run_demo(
+            config=config,
+            db=db,
+            seed=seed,
+            size=size,
+            reporter=reporter,
+            switches=parse_pairs(switches, "--switch") or None,
+            inject_rates=parse_rates(inject_rates) or None,
+        )
     console.print(extract_table(result.extracted))
     print_reconcile(console, result.reconciled)
     print_audits(result.reconciled.audits)

@@ -13,7 +13,7 @@ from recon.errors import SettingsError
 SIZES = ("tiny", "small", "large")
 
 
-def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     out = {}
     for value in values:
         name, sep, val = value.partition("=")
@@ -23,9 +23,9 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     return out
 
 
-def _rates(values: tuple[str, ...]) -> dict[str, float]:
+def parse_rates(values: tuple[str, ...]) -> dict[str, float]:
     out = {}
-    for name, val in _pairs(values, "--inject-rate").items():
+    for name, val in parse_pairs(values, "--inject-rate").items():
         try:
             rate = float(val)
         except ValueError:
@@ -120,8 +120,8 @@ def serve(
             size=size,
             port=port,
             today=_today(today),
-            switches=_pairs(switches, "--switch"),
-            inject_rates=_rates(inject_rates),
+            switches=parse_pairs(switches, "--switch"),
+            inject_rates=parse_rates(inject_rates),
             faults=list(faults),
             start=start_date,
         )
@@ -148,9 +148,28 @@ def answer_key(
             seed=seed,
             size=size,
             today=_today(today),
-            switches=_pairs(switches, "--switch"),
-            inject_rates=_rates(inject_rates),
+            switches=parse_pairs(switches, "--switch"),
+            inject_rates=parse_rates(inject_rates),
         )
     except ValueError as exc:  # unknown size, switch, injection kind or fault spec
         raise SettingsError(f"sandbox: {exc}") from None
     console.print(f"Answer key: {out}")
+
+
+@sandbox.command("pricelist")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Output file (.csv).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated world.")
+@click.option("--from", "first", default="2024-01", show_default=True, help="First month of the list (YYYY-MM).")
+@click.option("--to", "last", default="2026-12", show_default=True, help="Last month of the list (YYYY-MM).")
+def pricelist(out: Path, seed: int, first: str, last: str) -> None:
+    """Write the world's monthly price lists as a license-based price-list CSV (for `recon load pricelist`)."""
+    from recon.cli.common import parse_month
+    from recon.sandbox.pricelist import write_price_list
+
+    if out.suffix.lower() != ".csv":
+        raise SettingsError(f"--out: {out} must end in .csv")
+    start, end = parse_month(first, "--from"), parse_month(last, "--to")
+    if start is None or end is None or end < start:
+        raise SettingsError("--to must not be before --from")
+    lines = write_price_list(out, seed=seed, first=start, last=end)
+    console.print(f"Price list: {out} ({lines:,} lines, {start:%Y-%m} to {end:%Y-%m})")

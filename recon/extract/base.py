@@ -81,6 +81,7 @@ class Resource:
     fields: Mapping[str, str]
     columns: tuple[tuple[str, str], ...]
     prepare: Prepare | None = None
+    required: tuple[str, ...] = ()  # columns a line must have a value in, else it is quarantined
 
     def rows(
         self, items: Iterable[Mapping[str, Any]], context: Mapping[str, str], page_no: int
@@ -256,6 +257,7 @@ def _fetch_and_commit(
         provenance=landing.provenance,
         drift=dict(landing.drift),
         finished_at=ctx.clock(),
+        required=resource.required,
     )
 
 

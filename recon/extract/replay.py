@@ -19,6 +19,7 @@ from recon.extract.commerce import CUSTOMERS, ORDERS, SUBSCRIPTIONS
 from recon.extract.fields import normalise
 from recon.extract.invoices import ESTIMATE_LINKS, RESOURCE, SUMMARIES
 from recon.extract.lineitems import RECON, USAGE
+from recon.extract.pricelist import PRICE_LIST
 from recon.settings import Settings
 from recon.store import open_writer
 from recon.store.loads import begin_load, commit_unit
@@ -39,6 +40,7 @@ RESOURCES: dict[str, Resource] = {
         SKUS,
         AVAILABILITIES,
         AUDIT_RECORDS,
+        PRICE_LIST,
     )
 }
 
@@ -106,6 +108,7 @@ def replay(settings: Settings, *, dataset: str | None = None, unit: str | None =
                 provenance=[{**p, "replayed_from": str(folder.relative_to(settings.raw_dir))} for p in meta["pages"]],
                 drift=dict(drift),
                 finished_at=datetime.now(UTC),
+                required=resource.required,
             )
             summary.units[meta["dataset"]] += 1
             summary.rows[meta["dataset"]] += result.rows

@@ -16,10 +16,11 @@ from recon.reconcile.frames import SEVERITIES, conform, empty_findings
 from recon.reconcile.inputs import ORDERS_SCHEMA, SUBSCRIPTIONS_SCHEMA, markets_frame
 from recon.reconcile.ledgers import AuditRow, audit_staging, ledger_frames, write_ledgers
 from recon.reconcile.matching import license_match
+from recon.reconcile.pricelist import customer_markets, empty_price_list, renewal_events
 from recon.reconcile.rating import EXPECTED_SCHEMA, expected_charges
 from recon.reconcile.tieout import tieout
 from recon.settings import Settings
-from recon.store import open_writer
+from recon.store import open_writer, table_exists
 from recon.store.decisions import DecisionStore, automatic_decisions
 from recon.store.schema import FINDINGS, TIEOUT
 from recon.store.sql import first_row
@@ -120,17 +121,20 @@ RuleFn = Callable[[dict[str, pl.LazyFrame]], pl.LazyFrame]
 
 def r00_no_history(frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
     """R00 (info): a subscription whose order history cannot be rated is reported, never guessed; its billed
-    amount is the money at stake."""
+    amount (for a renewal nothing prices: from that renewal on) is the money at stake."""
+    unrated = frames["unrated"]
+    if "since" not in unrated.collect_schema().names():
+        unrated = unrated.with_columns(pl.lit(None, dtype=pl.Date).alias("since"))
     billed = (
         frames["lines"]
         .filter(pl.col("billing_state") == "billed")
+        .join(unrated.select("subscription_id", "since"), on="subscription_id")
+        .filter(pl.col("since").is_null() | (pl.col("charge_start") >= pl.col("since")))
         .group_by("subscription_id")
         .agg(pl.col("subtotal").sum().alias("amount_at_stake"), pl.col("currency").first())
     )
     return conform(
-        frames["unrated"]
-        .join(billed, on="subscription_id", how="left")
-        .with_columns(
+        unrated.join(billed, on="subscription_id", how="left").with_columns(
             pl.col("amount_at_stake").fill_null(0),  # what was billed for it and could not be verified
             pl.lit("R00-no-history").alias("rule"),
             pl.lit("info").alias("severity"),
@@ -175,6 +179,10 @@ def _expected(frames: dict[str, pl.LazyFrame], as_of: date | None, rounding: str
     """Shadow-rate every subscription with a rateable history, for the billing periods in the data."""
     events = subscription_events(frames["orders"], frames["subscriptions"])
     good, unrated = rateable(events)
+    if as_of is not None:  # renewals without a priced renewal order: the imported price list (pricelist.py)
+        markets = customer_markets(frames["customers"], frames["lines"])
+        good, unpriced = renewal_events(good, frames["subscriptions"], frames["price_list"], markets, until=as_of)
+        unrated = pl.concat([unrated, unpriced], how="diagonal_relaxed")
     frames["unrated"] = unrated.collect().lazy()
     periods = frames["lines"].select("period", pl.col("currency").alias("billing_currency")).unique().collect()
     if as_of is None or periods.is_empty():
@@ -204,8 +212,10 @@ def reconcile(
             "lines": _frame(con, "SELECT * FROM stg.recon_lines"),
             "unit_loads": _frame(con, UNIT_LOADS),
         }
-        for name in ("subscriptions", "orders", "usage_lines"):
+        for name in ("subscriptions", "orders", "usage_lines", "customers"):
             frames[name] = _frame(con, f"SELECT * FROM stg.{name}")
+        has_list = table_exists(con, "stg", "price_list")
+        frames["price_list"] = _frame(con, "SELECT * FROM stg.price_list") if has_list else empty_price_list()
         summary.audits = audit_staging(con, {**frames, "usage": frames["usage_lines"]}, clock())
         tie = tieout(frames["invoices"], frames["lines"], frames["unit_loads"]).collect()
         frames["tieout"] = tie.lazy()

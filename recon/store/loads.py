@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,8 +158,13 @@ def commit_unit(
     provenance: list[dict[str, Any]],
     drift: dict[str, int],
     finished_at: datetime,
+    required: Sequence[str] = (),
 ) -> UnitResult:
-    """Replace a unit's rows with `rows` (text columns) and mark its load complete, in one transaction."""
+    """Replace a unit's rows with `rows` (text columns) and mark its load complete, in one transaction.
+
+    A line with a value that does not fit its declared type, or with no value in a `required` column, goes to
+    `meta.quarantine` instead of the table.
+    """
     columns = RAW_TABLES[table]
     typed = dict(columns)
     value_cols = [c for c, _ in columns if c not in ("load_id", "dataset", "unit", "as_of")]
@@ -174,6 +180,12 @@ def commit_unit(
                 "INSERT INTO meta.quarantine SELECT ?, ?, ?, page_no, line_no, ?, "
                 f'"{name}", ?, ? FROM _landing WHERE {misfit}',
                 [load_id, dataset, unit, name, f"does not fit {typed[name]}", finished_at],
+            )
+        for name in required:
+            con.execute(
+                "INSERT INTO meta.quarantine SELECT ?, ?, ?, page_no, line_no, ?, "
+                f'"{name}", ?, ? FROM _landing WHERE "{name}" IS NULL OR trim("{name}") = \'\'',
+                [load_id, dataset, unit, name, "required value missing", finished_at],
             )
         row = first_row(
             con.execute("SELECT count(DISTINCT (page_no, line_no)) FROM meta.quarantine WHERE load_id = ?", [load_id])

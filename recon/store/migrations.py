@@ -26,6 +26,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "raw invoice summaries, estimate links and daily rated usage lines", schema.V2),
     Migration(3, "raw customers, subscriptions and order lines (dated snapshots)", schema.V3),
     Migration(4, "raw catalog products, SKUs and availabilities (dated snapshots) and audit records", schema.V4),
+    Migration(5, "raw price list lines (imported price-list files, one unit per file)", schema.V5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -413,3 +413,31 @@ RAW_TABLES_V4 = {
 RAW_TABLES.update(RAW_TABLES_V4)
 
 V4: tuple[str, ...] = tuple(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V4.items())
+
+# Partner Center's new-commerce license-based price list (Pricing workspace download), one row per file line.
+PRICE_LIST = (
+    ("product_title", "VARCHAR"),
+    ("product_id", "VARCHAR"),
+    ("sku_id", "VARCHAR"),
+    ("sku_title", "VARCHAR"),
+    ("publisher", "VARCHAR"),
+    ("sku_description", "VARCHAR"),
+    ("unit_of_measure", "VARCHAR"),
+    ("term_duration", "VARCHAR"),
+    ("billing_plan", "VARCHAR"),
+    ("market", "VARCHAR"),
+    ("currency", "VARCHAR"),
+    ("unit_price", PRICE),
+    ("pricing_tier_range_min", QTY),
+    ("pricing_tier_range_max", QTY),
+    ("effective_start_date", "TIMESTAMP"),
+    ("effective_end_date", "TIMESTAMP"),
+    ("tags", "VARCHAR"),
+    ("erp_price", PRICE),
+    ("segment", "VARCHAR"),
+)
+
+RAW_TABLES_V5 = {"raw.price_list": LINE_KEY + PRICE_LIST + (("extra", "JSON"),)}
+RAW_TABLES.update(RAW_TABLES_V5)
+
+V5: tuple[str, ...] = tuple(f"CREATE TABLE {name} ({columns_ddl(cols)})" for name, cols in RAW_TABLES_V5.items())

@@ -6,7 +6,7 @@ import duckdb
 
 from recon.store.schema import RECON_LINE, USAGE_LINE
 from recon.store.sql import first_row
-from recon.transform import audit, catalog, commerce
+from recon.transform import audit, catalog, commerce, pricelist
 
 _COMPLETE = (
     "SELECT load_id FROM (SELECT load_id, row_number() OVER (PARTITION BY dataset, unit ORDER BY finished_at DESC) "
@@ -142,6 +142,7 @@ STATEMENTS = (
     *commerce.STATEMENTS,
     *catalog.STATEMENTS,
     *audit.STATEMENTS,
+    *pricelist.STATEMENTS,
 )
 
 
@@ -166,6 +167,7 @@ def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "orders",
         *catalog.TABLES,
         *audit.TABLES,
+        *pricelist.TABLES,
     ):
         row = first_row(con.execute(f"SELECT count(*) FROM stg.{table}"))
         counts[table] = int(row[0]) if row else 0
