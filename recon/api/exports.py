@@ -118,7 +118,18 @@ def decode_blob(data: bytes) -> list[dict[str, Any]]:
         text = gzip.decompress(data).decode("utf-8-sig")  # reads every member of a multi-member stream
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise UpstreamError(f"blob is not gzip-compressed UTF-8 JSON lines ({exc})") from None
-    items = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:  # one parse for the whole blob; line by line only to say which line is wrong
+        items = loads_exact("[" + ",".join(lines) + "]") if lines else []
+    except ValueError:
+        items = None
+    if items is None or len(items) != len(lines) or not all(isinstance(item, dict) for item in items):
+        _check_lines(text)
+    return list(items or [])
+
+
+def _check_lines(text: str) -> None:
+    """Raise for the first blank-free line of a blob that is not one JSON object."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -128,8 +139,7 @@ def decode_blob(data: bytes) -> list[dict[str, Any]]:
             raise UpstreamError(f"blob line {number} is not valid JSON ({exc})") from None
         if not isinstance(item, dict):
             raise UpstreamError(f"blob line {number} is not a JSON object")
-        items.append(item)
-    return items
+    raise UpstreamError("blob is not JSON lines")
 
 
 class BlobDownloader:
@@ -194,4 +204,4 @@ class BlobDownloader:
                     "blob_bytes": str(len(response.content)),
                     "blob_sha256": hashlib.sha256(response.content).hexdigest(),
                 }
-                yield Page(number, items, api, context={**context, **blob})
+                yield Page(number, items, api, context={**context, **blob}, raw=response.content)

@@ -61,6 +61,7 @@ class Page:
     token_out: str | None = None
     next: ResumePoint | None = None
     context: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # the body as received when it is gzip JSON lines already (a v2 blob): landed as is
 
 
 def _next_link(data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:

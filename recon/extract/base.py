@@ -209,7 +209,7 @@ def _fetch_and_commit(
 ) -> UnitResult:
     load_folder = folder / load_id
     for page in pages:
-        raw = write_page(load_folder, page.number, page.items)
+        raw = write_page(load_folder, page.number, page.items, body=page.raw)
         table, page_drift = resource.rows(page.items, page.context, page.number)
         landing.tables.append(table)
         landing.drift.update(page_drift)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -137,6 +138,22 @@ def _text(value: Any) -> str | None:
     return dumps_exact(value)
 
 
+def _gather(items: list[Mapping[str, Any]], keys: list[str]) -> dict[str, Sequence[Any]]:
+    """The values of each key over the items (None where an item lacks it)."""
+    if len(keys) > 1 and items:
+        getter = itemgetter(*keys)
+        try:  # every item has every key (the usual page): one C call per item, then a transpose
+            return dict(zip(keys, zip(*[getter(item) for item in items], strict=True), strict=True))
+        except KeyError:
+            pass
+    return {key: [item.get(key) for item in items] for key in keys}
+
+
+def _column(values: Sequence[Any]) -> list[str | None]:
+    """`_text` of every value; text (most values) is taken as it is."""
+    return [v if type(v) is str else _text(v) for v in values]
+
+
 def normalise(
     items: Iterable[Mapping[str, Any]],
     fields: Mapping[str, str],
@@ -146,13 +163,54 @@ def normalise(
     first_line: int = 1,
 ) -> tuple[pa.Table, Counter[str]]:
     """Items as a text table in canonical columns (+ page_no, line_no, extra) and the unknown-field counts."""
-    names = [name for name, _ in columns]
+    items = list(items)
+    count = len(items)
+    keys: dict[str, str | None] = {}  # every key of the page -> its column (None: unknown, kept in `extra`)
+    for item in items:
+        for key in item:
+            if key not in keys:
+                keys[key] = fields.get(key.replace("_", "").lower())
+    sources: dict[str, list[str]] = {}
+    for key, canon in keys.items():
+        if canon is not None:
+            sources.setdefault(canon, []).append(key)
+    if any(len(found) > 1 for found in sources.values()):
+        return _normalise_rows(items, fields, [name for name, _ in columns], page_no, first_line)
+    by_key = _gather(items, [found[0] for found in sources.values()])
+    blank: list[str | None] = [None] * count
+    data = {name: _column(by_key[sources[name][0]]) if name in sources else blank for name, _ in columns}
+    unknown_keys = {key for key, canon in keys.items() if canon is None and key not in IGNORED}
+    drift: Counter[str] = Counter()
+    extra: list[str | None] = [None] * count
+    if unknown_keys:
+        for i, item in enumerate(items):
+            unknown = {k: v for k, v in item.items() if k in unknown_keys}
+            if unknown:
+                extra[i] = dumps_exact(unknown)
+                drift.update(k for k in unknown if k not in LEGACY_FIELDS)
+    return _table(data, extra, count, page_no, first_line), drift
+
+
+def _table(
+    data: Mapping[str, list[str | None]], extra: list[str | None], count: int, page_no: int, first_line: int
+) -> pa.Table:
+    arrays: dict[str, pa.Array] = {
+        "page_no": pa.array([page_no] * count, pa.int32()),
+        "line_no": pa.array(range(first_line, first_line + count), pa.int32()),
+    }
+    arrays.update({name: pa.array(values, pa.string()) for name, values in data.items()})
+    arrays["extra"] = pa.array(extra, pa.string())
+    return pa.table(arrays)
+
+
+def _normalise_rows(
+    items: list[Mapping[str, Any]], fields: Mapping[str, str], names: list[str], page_no: int, first_line: int
+) -> tuple[pa.Table, Counter[str]]:
+    """`normalise` item by item: for a page where two keys of one column occur (the later key of an item wins)."""
     data: dict[str, list[str | None]] = {name: [] for name in names}
     extra: list[str | None] = []
     drift: Counter[str] = Counter()
-    count = 0
     for item in items:
-        count += 1
         row: dict[str, str | None] = {}
         unknown: dict[str, Any] = {}
         for key, value in item.items():
@@ -166,10 +224,4 @@ def normalise(
         for name in names:
             data[name].append(row.get(name))
         extra.append(dumps_exact(unknown) if unknown else None)
-    arrays: dict[str, pa.Array] = {
-        "page_no": pa.array([page_no] * count, pa.int32()),
-        "line_no": pa.array(range(first_line, first_line + count), pa.int32()),
-    }
-    arrays.update({name: pa.array(values, pa.string()) for name, values in data.items()})
-    arrays["extra"] = pa.array(extra, pa.string())
-    return pa.table(arrays), drift
+    return _table(data, extra, len(items), page_no, first_line), drift

@@ -38,9 +38,13 @@ def dumps(value: Any) -> bytes:
     return unmark(json.dumps(_mark(value), default=_default, ensure_ascii=False, separators=(",", ":")))
 
 
+def _digits(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
 def unmark(text: str) -> bytes:
     """UTF-8 bytes of JSON text whose MARK-prefixed number strings become JSON numbers."""
-    return _MARKED.sub(r"\1", text).encode()
+    return _MARKED.sub(_digits, text).encode()  # a function: much faster than a template on long texts
 
 
 def loads(data: bytes | str) -> Any:

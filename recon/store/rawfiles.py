@@ -32,17 +32,24 @@ class RawFile:
     lines: int
 
 
-def write_page(folder: Path, page_no: int, items: Iterable[Any]) -> RawFile:
-    """Write one page's items as gzip JSON lines (exact numbers) atomically."""
+def write_page(folder: Path, page_no: int, items: Iterable[Any], body: bytes | None = None) -> RawFile:
+    """Write one page's items as gzip JSON lines (exact numbers) atomically.
+
+    `body`: the page as received when it is gzip JSON lines of exactly these items already (a v2 blob, which may
+    hold several gzip members and a BOM); it is written as it is."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"page-{page_no:05d}.jsonl.gz"
     tmp = path.with_suffix(".tmp")
     lines = 0
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=5) as fh:
-        for item in items:
-            fh.write(dumps_exact(item))
-            fh.write("\n")
-            lines += 1
+    if body is not None:
+        tmp.write_bytes(body)
+        lines = sum(1 for _ in items)
+    else:
+        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=5) as fh:
+            for item in items:
+                fh.write(dumps_exact(item))
+                fh.write("\n")
+                lines += 1
     tmp.replace(path)
     data = path.read_bytes()
     return RawFile(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), lines=lines)
@@ -58,7 +65,7 @@ def write_sidecar(folder: Path, meta: dict[str, Any]) -> None:
 
 def read_page(path: Path) -> Iterator[Any]:
     """Items of a raw page file, numbers parsed exactly."""
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+    with gzip.open(path, "rt", encoding="utf-8-sig") as fh:  # a blob landed as received may start with a BOM
         for line in fh:
             if line.strip():
                 yield loads_exact(line)
