@@ -195,10 +195,12 @@ class Replay:
         qty = self.qty[st.idx]
         reduce = ~cancel & first & (u[0] < _AT_START) & (qty > 1)
         cut = np.maximum(1, (qty * u[2] * 0.5).astype(np.int64))
-        self._pair(st, reduce, s, 2, REMOVE, st.cs + 1 + (u[1] * 6).astype(np.int64), qty - cut)
+        cut_on = st.cs + 1 + (u[1] * 6).astype(np.int64)
+        self._pair(st, reduce, s, 2, REMOVE, cut_on, qty - cut)
+        since = np.where(reduce & (cut_on <= st.ce), cut_on, st.cs)  # an add comes after the cycle's reduction
         qty = self.qty[st.idx]
         add = ~cancel & (u[3] < P_ADD * np.maximum(1, length // 31))
-        on = st.cs + 1 + (u[4] * (length - 1)).astype(np.int64)  # never on the cycle-charge day
+        on = since + 1 + (u[4] * (st.ce - since)).astype(np.int64)  # never on the cycle-charge day
         added = 1 + (u[5] * np.maximum(1, qty * 0.3)).astype(np.int64)
         self._pair(st, add, s, 3, ADD, on, qty + added)
         back = on + 1 + (u[7] * 6).astype(np.int64)

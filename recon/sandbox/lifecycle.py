@@ -224,8 +224,10 @@ def _cycle_events(
         )
         st.alive = False
         return
+    since = cs  # seat changes follow each other in time: an add comes after a reduction of the same cycle
     if first and u[0] < P_CANCEL_AT_TERM_START + P_REDUCE_AT_TERM_START and st.qty > 1:
         on = cs + timedelta(days=1 + int(u[1] * 6))
+        since = on if on <= ce else cs
         _change(
             st,
             "removeQuantity",
@@ -238,7 +240,7 @@ def _cycle_events(
             (k, j, 3),
         )
     if u[3] < P_ADD * max(1, length // 31):
-        on = cs + timedelta(days=1 + int(u[4] * (length - 1)))  # never on the cycle-charge day
+        on = since + timedelta(days=1 + int(u[4] * (ce - since).days))  # never on the cycle-charge day
         added = 1 + int(u[5] * max(1, st.qty * 0.3))
         _change(st, "addQuantity", on, st.qty + added, price, discount, cycle, term, (k, j, 4))
         back = on + timedelta(days=1 + int(u[7] * 6))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections import Counter
 from datetime import date
@@ -110,6 +111,31 @@ def test_refund_and_charge_pairs_share_reference_id_and_rate_to_the_cent() -> No
             )
             assert abs(ln["subtotal"]) == subtotal
             assert ln["taxTotal"] == tax_total(ln["subtotal"], customers[ln["customerId"]].tax_rate)
+
+
+def test_seat_changes_of_a_cycle_follow_each_other_in_date_order() -> None:
+    """Each change refunds the seats the change before it (by date) charged: an add dated before a term-start
+    reduction of the same cycle would refund seats the subscription did not have yet."""
+    world = build_world(1, "tiny", switches={"customers": "60"}, inject_rates=CLEAN)  # holds such a cycle
+    pairs: dict[tuple[str, str], list[tuple[str, Decimal, Decimal]]] = {}
+    for ln in all_lines(world):
+        if ln["chargeType"] in ("addQuantity", "removeQuantity"):
+            pair = pairs.setdefault((ln["subscriptionId"], ln["referenceId"]), [])
+            pair.append(
+                (ln["chargeStartDate"], ln["chargeEndDate"], ln["quantity"] * (1 if ln["subtotal"] >= 0 else -1))
+            )
+    chains: dict[tuple[str, str], list[tuple[str, Decimal, Decimal]]] = {}
+    for (sub, _), lines in pairs.items():
+        refund = next(-q for _, _, q in lines if q < 0)
+        charge = next(q for _, _, q in lines if q > 0)
+        chains.setdefault((sub, lines[0][1]), []).append((lines[0][0], refund, charge))
+    followed = 0
+    for changes in chains.values():
+        changes.sort()
+        for before, after in itertools.pairwise(changes):
+            assert after[1] == before[2], changes
+            followed += 1
+    assert followed
 
 
 def _cycle_len(sub, on: date) -> int:
@@ -349,3 +375,4 @@ def test_a_closed_month_never_changes_when_the_clock_moves_on(seed: int) -> None
         assert sorted(r["case_id"] for r in early.answer_key) == sorted(
             r["case_id"] for r in late.answer_key if r["period"] <= month
         )
+
