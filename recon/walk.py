@@ -65,7 +65,7 @@ class SandboxAdmin:
             headers={"Authorization": f"Bearer {info['admin_token']}"},
             verify=ssl_context(Path(str(info["ca_cert"]))),
             trust_env=False,
-            timeout=120,
+            timeout=600,  # a clock move rebuilds the world: tens of seconds for `small` on a busy machine
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

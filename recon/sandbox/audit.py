@@ -32,7 +32,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S")
 def ticks(stamp_text: str) -> int:
     """.NET ticks (100 ns since 0001-01-01) of an ISO timestamp with 7 fractional digits."""
     head, _, frac = stamp_text.rstrip("Z").partition(".")
-    moment = datetime.strptime(head + "+0000", "%Y-%m-%dT%H:%M:%S%z")
+    moment = datetime.fromisoformat(head).replace(tzinfo=UTC)
     delta = moment - _EPOCH_TICKS
     return (delta.days * 86400 + delta.seconds) * 10_000_000 + int((frac or "0").ljust(7, "0")[:7])
 

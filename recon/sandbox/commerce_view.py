@@ -94,6 +94,10 @@ class CommerceView:
         self.window_start = ledger.window_start or world.today.replace(day=1)
         self.horizon = add_months(self.today.replace(day=1), 1)
         self._subs: dict[int, list[SubView]] = {}
+        self._of_customer: dict[int, list[Subscription]] = {}
+        for s in world.subs:
+            if not s.ghost and s.start <= self.today:
+                self._of_customer.setdefault(s.customer, []).append(s)
         self.by_id: dict[str, Subscription] = {s.id: s for s in world.subs if not s.ghost}
         orphan_orders, self.unordered = orphan_keys(world.answer_key)  # R11 injections (inject_orphans.py)
         self.orphan_orders: dict[int, list[Subscription]] = {}
@@ -113,11 +117,7 @@ class CommerceView:
         """Every subscription of the customer that exists on the sandbox day."""
         views = self._subs.get(cust.idx)
         if views is None:
-            views = [
-                self._view(s, cust)
-                for s in self.world.subs
-                if s.customer == cust.idx and not s.ghost and s.start <= self.today
-            ]
+            views = [self._view(s, cust) for s in self._of_customer.get(cust.idx, [])]
             self._subs[cust.idx] = views
         return views
 
@@ -132,7 +132,12 @@ class CommerceView:
     def _view(self, sub: Subscription, cust: Customer) -> SubView:
         live = self.ledger.subs.get(sub.id)
         if live is None:
-            lines = generated_lines(self.rating, sub, cust, self.window_start, self.today)
+            replayed = self.world.replays.get(sub.idx) if self.window_start == self.world.replay_start else None
+            lines = (
+                replayed
+                if replayed is not None
+                else generated_lines(self.rating, sub, cust, self.window_start, self.today)
+            )
             st, events = fold(sub, lines, self.today)
             status, auto = st["status"], st["auto_renew"]
             qty, batches, name = st["qty"], st["batches"], sub.avail.product.sku_name

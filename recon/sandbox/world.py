@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -130,6 +131,10 @@ class World:
     usage: Any = None  # usage.Usage: Azure plans, daily rated usage rows (world_billing.finish)
     documents: list[dict[str, Any]] = field(default_factory=list)  # legacy invoice, credit note
     legacy_lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # each generated subscription's replay (lifecycle.replay from `replay_start` to `today`): the commerce view
+    # folds the same lines, so it re-uses them instead of replaying every subscription again
+    replays: dict[int, list[Line]] = field(default_factory=dict)
+    replay_start: date | None = None
 
     @property
     def billing_currency(self) -> str:
@@ -207,13 +212,13 @@ def build_world(
     window = closed_periods(seed, anchor, spec.closed_months)
     closed = [p for p in _months(window[0], today) if invoice_date(seed, p) <= today or p in closed_early]
     rating = Rating(seed, sw["billing_currency"], sw["seat_rounding"])
-    customers = make_customers(seed, int(sw["customers"]))
-    subs = make_subscriptions(seed, customers, spec.subs_per_customer, window[0], anchor)
+    people, first_subs = _population(seed, int(sw["customers"]), spec.subs_per_customer, window[0], anchor)
+    customers, subs = list(people), list(first_subs)  # lists of their own: injections and purchases append
     lines: list[Line] = []
     horizon = add_months(today.replace(day=1), 1)
-    for sub in subs:
-        lines.extend(ln for ln in replay(rating, sub, customers[sub.customer], window[0], today, horizon)
-                     if ln.period >= window[0])  # fmt: skip
+    replays = {sub.idx: replay(rating, sub, customers[sub.customer], window[0], today, horizon) for sub in subs}
+    for replayed in replays.values():
+        lines.extend(ln for ln in replayed if ln.period >= window[0])
     if extra is not None:
         lines = extra(rating, customers, subs, window[0], today, lines)
     # Injections land on a month's lines as soon as it runs, so the unbilled views show them too (as the real
@@ -248,8 +253,19 @@ def build_world(
         index,
         partner_id=det_guid(seed, "partner"),
         mpn_id=str(4000000 + det_int(seed, "mpn") % 999999),
+        replays=replays,
+        replay_start=window[0],
     )
     return finish(world, usage, drift, invoice_of)
+
+
+@functools.lru_cache(maxsize=4)
+def _population(
+    seed: int, n_customers: int, per_customer: tuple[int, int], window_start: date, anchor: date
+) -> tuple[tuple[Customer, ...], tuple[Subscription, ...]]:
+    """Customers and their first purchases; fixed by the anchor, so a clock move re-uses them (half a build)."""
+    customers = make_customers(seed, n_customers)
+    return tuple(customers), tuple(make_subscriptions(seed, customers, per_customer, window_start, anchor))
 
 
 def _months(first: date, today: date) -> list[date]:

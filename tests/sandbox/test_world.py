@@ -376,3 +376,27 @@ def test_a_closed_month_never_changes_when_the_clock_moves_on(seed: int) -> None
             r["case_id"] for r in late.answer_key if r["period"] <= month
         )
 
+
+def test_the_commerce_view_folds_the_same_replay_the_world_billed() -> None:
+    """The view re-uses the world's replay of each subscription: it must be the replay the view would make."""
+    import dataclasses
+
+    from recon.sandbox.commerce import generated_lines
+    from recon.sandbox.lines import Rating
+
+    ledger = Commerce(3)
+    world = build_world(3, "tiny", date(2026, 6, 12), anchor=DEFAULT_TODAY, extra=ledger.extend_lines)
+    rating = Rating(world.seed, world.billing_currency, world.switches["seat_rounding"])
+    assert world.replays and world.replay_start == ledger.window_start
+    for sub in world.subs:
+        if not sub.ghost:
+            fresh = generated_lines(rating, sub, world.customers[sub.customer], world.replay_start, world.today)
+            assert world.replays[sub.idx] == fresh
+    cached = CommerceView(world, ledger)
+    recomputed = CommerceView(dataclasses.replace(world, replays={}), ledger)
+    for cust in world.customers:
+        mine, theirs = cached.orders(cust), recomputed.orders(cust)
+        assert [cached.order_resource(o, True) for o in mine] == [recomputed.order_resource(o, True) for o in theirs]
+        assert [cached.subscription_resource(v) for v in cached.subscriptions(cust)] == [
+            recomputed.subscription_resource(v) for v in recomputed.subscriptions(cust)
+        ]
