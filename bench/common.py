@@ -52,3 +52,12 @@ def request_log(info: dict[str, Any]) -> list[dict[str, Any]]:
     response.raise_for_status()
     log: list[dict[str, Any]] = response.json()
     return log
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A memory figure of a process from `/proc/<pid>/status` (`VmRSS`, `VmHWM`, ...) in bytes (psutil is not
+    installed)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not found for process {pid}")

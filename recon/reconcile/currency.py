@@ -29,11 +29,14 @@ def _rate_date() -> pl.Expr:
 
 
 def _votes(frames: Frames) -> pl.LazyFrame:
-    lines = frames["lines"].select(
+    """Every line's and daily row's rate with how many it stands for (`_n`: 1, or a counted `rates` row's `lines`)."""
+    counted = "rates" in frames  # every line's rate columns, counted (the engine's `lines` holds only some lines)
+    lines = frames["rates" if counted else "lines"].select(
         "pricing_currency",
         pl.col("currency").alias("billing_currency"),
         _rate_date().alias("rate_date"),
         pl.col("pc_to_bc_exchange_rate").cast(RATE).alias("rate"),
+        (pl.col("lines") if counted else pl.lit(1)).cast(pl.Int64).alias("_n"),
     )
     parts = [lines]
     if "usage" in frames:
@@ -43,6 +46,7 @@ def _votes(frames: Frames) -> pl.LazyFrame:
                 "billing_currency",
                 _rate_date().alias("rate_date"),
                 pl.col("pc_to_bc_exchange_rate").cast(RATE).alias("rate"),
+                pl.lit(1, dtype=pl.Int64).alias("_n"),
             )
         )
     return pl.concat(parts, how="vertical_relaxed").drop_nulls()
@@ -50,7 +54,7 @@ def _votes(frames: Frames) -> pl.LazyFrame:
 
 def reference_rates(frames: Frames) -> pl.LazyFrame:
     """(pricing_currency, billing_currency, rate_date) -> reference `rate` and how many lines carry it."""
-    counted = _votes(frames).group_by(*PAIR, "rate").agg(votes=pl.len())
+    counted = _votes(frames).group_by(*PAIR, "rate").agg(votes=pl.col("_n").sum())
     modal = (
         counted.with_columns(
             _top=pl.col("votes").max().over(list(PAIR)),

@@ -107,14 +107,17 @@ def renewal_term(anchor: pl.Expr, term_months: pl.Expr, date: pl.Expr) -> pl.Exp
     return pl.max_horizontal((n + term_months - 1).floordiv(term_months), pl.lit(1, dtype=pl.Int64))
 
 
-def expand_cycles(subscriptions: pl.LazyFrame, last_k: str, rule: str = "start_month") -> pl.LazyFrame:
-    """One row per cycle k = 0..`last_k` of each row, with cycle dates, days and term index.
+def expand_cycles(
+    subscriptions: pl.LazyFrame, last_k: str, rule: str = "start_month", first_k: str | None = None
+) -> pl.LazyFrame:
+    """One row per cycle k = 0 (or the `first_k` column)..`last_k` of each row, with cycle dates, days and term index.
 
     `subscriptions` needs `anchor` (date), `cycle_months`, `term_months` (ints) and the `last_k` column.
     """
     anchor, months, k = pl.col("anchor"), pl.col("cycle_months"), pl.col("k")
+    first = pl.col(first_k) if first_k is not None else 0
     return (
-        subscriptions.with_columns(k=pl.int_ranges(0, pl.col(last_k) + 1, dtype=pl.Int64))
+        subscriptions.with_columns(k=pl.int_ranges(first, pl.col(last_k) + 1, dtype=pl.Int64))
         .explode("k")
         .drop_nulls("k")
         .with_columns(

@@ -18,6 +18,7 @@ from recon.reconcile.ledgers import AuditRow, audit_staging, ledger_frames, writ
 from recon.reconcile.matching import license_match
 from recon.reconcile.pricelist import customer_markets, empty_price_list, renewal_events
 from recon.reconcile.rating import EXPECTED_SCHEMA, expected_charges
+from recon.reconcile.staged import USAGE_COLUMNS, audit_lines, bound_duckdb, line_markets, rate_counts, rule_lines
 from recon.reconcile.tieout import tieout
 from recon.settings import Settings
 from recon.store import open_writer, table_exists
@@ -177,19 +178,22 @@ def _as_of(con: duckdb.DuckDBPyConnection) -> date | None:
 
 def _expected(frames: dict[str, pl.LazyFrame], as_of: date | None, rounding: str) -> pl.DataFrame:
     """Shadow-rate every subscription with a rateable history, for the billing periods in the data."""
-    events = subscription_events(frames["orders"], frames["subscriptions"])
-    good, unrated = rateable(events)
+    # each step reads its input several times: materialised once, not recomputed per read
+    events = subscription_events(frames["orders"], frames["subscriptions"]).collect().lazy()
+    good, unrated = (frame.lazy() for frame in pl.collect_all(rateable(events)))
     if as_of is not None:  # renewals without a priced renewal order: the imported price list (pricelist.py)
-        markets = customer_markets(frames["customers"], frames["lines"])
+        markets = customer_markets(frames["customers"], frames["line_markets"])
         good, unpriced = renewal_events(good, frames["subscriptions"], frames["price_list"], markets, until=as_of)
         unrated = pl.concat([unrated, unpriced], how="diagonal_relaxed")
+        good = good.collect().lazy()
     frames["unrated"] = unrated.collect().lazy()
     periods = frames["lines"].select("period", pl.col("currency").alias("billing_currency")).unique().collect()
     if as_of is None or periods.is_empty():
         return pl.DataFrame(schema=EXPECTED_SCHEMA)
     currency = periods.group_by("billing_currency").len().sort("len", descending=True)["billing_currency"][0]
+    since = periods.select(pl.col("period").min()).item()  # no cycle before the data's first month is built
     expected = expected_charges(
-        good, fx_rates(frames["lines"]), billing_currency=currency, until=as_of, rounding=rounding
+        good, frames["fx"], billing_currency=currency, until=as_of, rounding=rounding, since=since
     )
     return expected.join(periods.lazy().select("period").unique(), on="period", how="semi").collect()
 
@@ -206,17 +210,28 @@ def reconcile(
     summary covers `period` (a first of month) only, when given."""
     summary = ReconcileSummary(period=period)
     with open_writer(settings.db) as con:
+        bound_duckdb(con, settings.db)  # polars holds the frames: DuckDB spills past its share
         summary.staged = build_staging(con) if stage else {}
         frames: dict[str, pl.LazyFrame] = {
             "invoices": _frame(con, "SELECT * FROM stg.invoices"),
-            "lines": _frame(con, "SELECT * FROM stg.recon_lines"),
+            "lines": rule_lines(con).lazy(),  # billed lines and each month's last snapshot (staged.py)
+            "rates": rate_counts(con).lazy(),
+            "line_markets": line_markets(con).lazy(),
             "unit_loads": _frame(con, UNIT_LOADS),
         }
-        for name in ("subscriptions", "orders", "usage_lines", "customers"):
+        for name in ("subscriptions", "customers"):
             frames[name] = _frame(con, f"SELECT * FROM stg.{name}")
+        # in the order the events are built in (DuckDB sorts them faster, and polars sorts sorted data fast)
+        frames["orders"] = _frame(
+            con, "SELECT * FROM stg.orders ORDER BY subscription_id, ordered_at, order_id, line_number"
+        )
+        frames["usage_lines"] = _frame(con, f"SELECT {', '.join(USAGE_COLUMNS)} FROM stg.usage_lines")
         has_list = table_exists(con, "stg", "price_list")
         frames["price_list"] = _frame(con, "SELECT * FROM stg.price_list") if has_list else empty_price_list()
-        summary.audits = audit_staging(con, {**frames, "usage": frames["usage_lines"]}, clock())
+        audited = {**frames, "lines": audit_lines(con).lazy(), "usage": frames["usage_lines"]}
+        summary.audits = audit_staging(con, audited, clock())
+        del audited  # the lines the audits read are not needed again
+        frames["fx"] = fx_rates(frames["rates"]).collect().lazy()
         tie = tieout(frames["invoices"], frames["lines"], frames["unit_loads"]).collect()
         frames["tieout"] = tie.lazy()
         expected = _expected(frames, _as_of(con), rounding)
@@ -224,7 +239,6 @@ def reconcile(
         frames["subscriptions"] = _conformed(frames["subscriptions"], SUBSCRIPTIONS_SCHEMA)
         frames["orders"] = _conformed(frames["orders"], ORDERS_SCHEMA)
         frames["usage"] = frames.pop("usage_lines")
-        frames["fx"] = fx_rates(frames["lines"]).collect().lazy()
         frames["markets"] = markets_frame()
         frames["periods_closed"] = _periods_closed(frames["invoices"]).collect().lazy()
         # One chunk: filters over a multi-chunk frame left invalid string views here (polars panics in format).

@@ -4,7 +4,8 @@ Frame names used by the rules (`recon.reconcile.catalogue.RULES` says which rule
 
 | name | content |
 | --- | --- |
-| `lines` | `stg.recon_lines`: billed and unbilled recon lines (docs/data-model.md) |
+| `lines` | `stg.recon_lines`: billed and unbilled recon lines (docs/data-model.md); see below |
+| `rates` | optional: every line's `RATE_COLUMNS` counted (`lines`: how many lines), for R12 when `lines` is cut |
 | `usage` | `stg.usage_lines`: daily rated usage, billed and unbilled (docs/data-model.md) |
 | `expected` | the shadow rater's output (`recon.reconcile.rating.EXPECTED_SCHEMA`) |
 | `subscriptions` | `SUBSCRIPTIONS_SCHEMA`: the latest snapshot per subscription |
@@ -13,6 +14,11 @@ Frame names used by the rules (`recon.reconcile.catalogue.RULES` says which rule
 | `markets` | `MARKETS_SCHEMA`: country -> market currency (default: `markets_frame()`) |
 | `periods_closed` | `PERIODS_CLOSED_SCHEMA`: billing periods covered by an extracted invoice |
 | `tieout` | `recon.tieout` as computed by `recon.reconcile.tieout.tieout` |
+
+The engine's `lines` hold every billed line but, of the unbilled lines, only those of each month's last snapshot
+(per currency; also the last one with license lines): no rule reads older snapshots. What reads every line gets it
+another way: the drift ledger is built in DuckDB, R12's votes and `fx` come from `rates`, the audits get every line
+they can flag (`recon.reconcile.staged`).
 """
 
 from __future__ import annotations
@@ -76,6 +82,20 @@ PERIODS_CLOSED_SCHEMA: Final[dict[str, pl.DataType]] = {
     "invoice_number": _STR,
     "currency": _STR,
 }
+
+# The columns of stg.recon_lines the rules, ledgers and rater read (the engine loads no others: a rule reading
+# another column fails until it is added here).
+LINE_COLUMNS: Final = (
+    "dataset", "unit", "page_no", "line_no", "billing_state", "snapshot_at", "period", "customer_id",
+    "customer_country", "invoice_number", "order_id", "order_date", "product_id", "sku_id", "availability_id",
+    "product_name", "charge_type", "unit_price", "effective_unit_price", "quantity", "billable_quantity", "subtotal",
+    "total_for_customer", "currency", "pricing_currency", "pc_to_bc_exchange_rate", "pc_to_bc_exchange_rate_date",
+    "subscription_id", "charge_start", "charge_end", "reference_id", "meter_description",
+)  # fmt: skip
+# The columns a line's exchange rate is read from (`rates`, recon.transform.events.fx_rates and R12).
+RATE_COLUMNS: Final = (
+    "pricing_currency", "currency", "period", "charge_start", "pc_to_bc_exchange_rate", "pc_to_bc_exchange_rate_date",
+)  # fmt: skip
 
 EXPECTED: Final = EXPECTED_SCHEMA
 FX: Final = FX_SCHEMA

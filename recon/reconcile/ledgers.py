@@ -1,8 +1,12 @@
 """Build and write the ledgers (`recon.drift`, `recon.accrual_accuracy`, `recon.credit_pairs`,
-`recon.policy_calendar`) and the staging audits (`meta.audits`), each table replaced whole with declared types."""
+`recon.policy_calendar`) and the staging audits (`meta.audits`), each table replaced whole with declared types.
+
+`recon.drift` has about a row per staged line, so it is built inside DuckDB from the staged lines
+(`drift_sql`, the same rows as `drift.drift`); the other ledgers are polars frames."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
@@ -10,10 +14,14 @@ from typing import Final
 import duckdb
 import polars as pl
 
+from recon.reconcile import drift_sql
 from recon.reconcile.audits import AUDITS_SCHEMA, run_audits
 from recon.reconcile.credits import CREDIT_PAIRS_SCHEMA, credit_pairs_table
-from recon.reconcile.drift import ACCRUAL_SCHEMA, DRIFT_SCHEMA, accrual_accuracy, drift
+from recon.reconcile.drift import ACCRUAL_SCHEMA, DRIFT_SCHEMA, accrual_accuracy
+from recon.reconcile.drift_sql import license_kinds
+from recon.reconcile.frames import GrainError
 from recon.reconcile.inputs import markets_frame
+from recon.reconcile.matching import closed_periods
 from recon.reconcile.policy import POLICY_SCHEMA, policy_frame
 from recon.store.db import CATALOG
 
@@ -69,20 +77,59 @@ def write_table(
         con.unregister("_ledger")
 
 
+DRIFT_PERIODS: Final = "periods_closed"  # in ledger_frames' result: the closed periods recon.drift is built for
+
+
 def ledger_frames(frames: Frames) -> dict[str, pl.DataFrame]:
-    """Every ledger of `frames`, computed together."""
+    """Every polars ledger of `frames`, computed together, and the closed periods of the drift ledger."""
     queries = {
-        "recon.drift": drift(frames),
         "recon.accrual_accuracy": accrual_accuracy(frames),
         "recon.credit_pairs": credit_pairs_table(frames),
+        DRIFT_PERIODS: closed_periods(frames),
     }
     built = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
     return {**built, "recon.policy_calendar": policy_frame()}
 
 
+def build_drift(
+    con: duckdb.DuckDBPyConnection, closed: pl.DataFrame, source: str = "stg.recon_lines", table: str = "recon.drift"
+) -> None:
+    """CREATE OR REPLACE `table` with the drift ledger of the lines in `source` for the `closed` periods."""
+    kinds = license_kinds(con.sql(f"SELECT DISTINCT charge_type, meter_description FROM {source}").pl().lazy())
+    con.register("_drift_kinds", kinds.collect().to_arrow())
+    con.register("_drift_closed", closed.to_arrow())
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")  # the rows need no order: DuckDB need not hold them back
+    try:
+        steps = drift_sql.statements(source, "_drift_closed", "_drift_kinds")
+        for step in steps[:2]:  # the snapshots and the lines they pair
+            con.execute(step)
+        nulls = con.execute(drift_sql.null_keys_query()).fetchall()[0]
+        for count, name in zip(nulls, ("unbilled snapshot lines", "billed lines per snapshot"), strict=True):
+            if count:  # as the frame version (drift.drift) refuses them
+                keys = ", ".join((*drift_sql.KEY, "_ref", "_occ"))
+                raise GrainError(f"{name}: {count} row(s) with a null key among {keys}")
+        for step in steps[2:]:
+            con.execute(step)
+        columns = {c: duckdb_type(t) for c, t in DRIFT_SCHEMA.items()}
+        query = drift_sql.typed(drift_sql.ledger_query(source, "_drift_kinds"), columns)
+        # not sorted, unlike the other ledgers: about a row per staged line, the sort would cost more than the rest
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
+    finally:
+        with contextlib.suppress(duckdb.Error):  # never hide the error that stopped the build
+            con.execute(f"SET preserve_insertion_order = {str(bool(ordered)).lower()}")
+            for step in drift_sql.cleanup():
+                con.execute(step)
+            con.unregister("_drift_kinds")
+            con.unregister("_drift_closed")
+
+
 def write_ledgers(con: duckdb.DuckDBPyConnection, ledgers: Mapping[str, pl.DataFrame]) -> None:
-    """Replace every ledger table (inside the caller's transaction)."""
+    """Replace every ledger table (inside the caller's transaction); recon.drift from the staged lines."""
     for name, schema in SCHEMAS.items():
+        if name == "recon.drift":
+            build_drift(con, ledgers[DRIFT_PERIODS])
+            continue
         columns = {c: duckdb_type(t) for c, t in schema.items()}
         write_table(con, name, ledgers[name].select(list(schema)), columns, ORDER[name])
 

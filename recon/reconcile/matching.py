@@ -100,10 +100,18 @@ def usage_recon_lines(lines: pl.LazyFrame, state: str = "billed") -> pl.LazyFram
 
 
 def _numbered(frame: pl.LazyFrame, order: Sequence[str], flag: str) -> pl.LazyFrame:
-    """Occurrence number within MATCH_KEY by content, and a presence flag for the side."""
-    return frame.sort([*MATCH_KEY, *order], nulls_last=True).with_columns(
-        occurrence=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(list(MATCH_KEY)),
-        **{flag: pl.lit(True)},
+    """Occurrence number within MATCH_KEY by content, and a presence flag for the side (computed once: the grain
+    check and the join both read it).
+
+    The number is the position in the run of equal keys of the sorted frame (a window per key costs far more).
+    """
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    new_run = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in MATCH_KEY]).fill_null(True)
+    return (
+        frame.sort([*MATCH_KEY, *order], nulls_last=True)
+        .with_columns(occurrence=index - pl.when(new_run).then(index).forward_fill() + 1, **{flag: pl.lit(True)})
+        .collect()
+        .lazy()
     )
 
 

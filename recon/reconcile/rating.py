@@ -10,7 +10,15 @@ from typing import Final
 
 import polars as pl
 
-from recon.reconcile.cycles import CYCLE_MONTHS, PLANS, TERM_MONTHS, cycle_index, expand_cycles, renewal_term
+from recon.reconcile.cycles import (
+    CYCLE_MONTHS,
+    PLANS,
+    TERM_MONTHS,
+    cycle_index,
+    expand_cycles,
+    renewal_term,
+    term_index,
+)
 from recon.reconcile.frames import AMOUNT, WIDE, check_grain
 from recon.reconcile.rounding import check_mode, signed_amounts
 
@@ -151,8 +159,13 @@ def _terms(ordered: pl.LazyFrame, subs: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _cycles(ordered: pl.LazyFrame, subs: pl.LazyFrame, terms: pl.LazyFrame, until: date, rule: str) -> pl.LazyFrame:
-    """Every cycle up to `until`, the cancel, or the last renewed term, with its price and seats at its start."""
+def _cycles(
+    ordered: pl.LazyFrame, subs: pl.LazyFrame, terms: pl.LazyFrame, until: date, rule: str, since: date | None = None
+) -> pl.LazyFrame:
+    """Every cycle up to `until`, the cancel, or the last renewed term, with its price and seats at its start.
+
+    With `since`, cycles that end before it are left out (the first cycle kept is the one holding `since`).
+    """
     anchor, months = pl.col("anchor"), pl.col("cycle_months")
     last_term = terms.group_by(_KEY).agg(last_term=pl.col("term_index").max())
     cancels = ordered.filter(pl.col("event") == "cancel").select(_KEY, pl.col("event_date").alias("cancel_date"))
@@ -166,17 +179,33 @@ def _cycles(ordered: pl.LazyFrame, subs: pl.LazyFrame, terms: pl.LazyFrame, unti
             cycle_index(anchor, months, pl.col("cancel_date")),
             cycle_index(anchor, months, pl.col("ends_on")),  # expired, or not renewing after its term
             k_term,
-        )
+        ),
+        first_k=pl.max_horizontal(cycle_index(anchor, months, pl.lit(since)), 0) if since else pl.lit(0, pl.Int64),
     )
     filled = ["term_price", "term_discount", "term_order_id"]
     cycles = (
-        expand_cycles(limits, "last_k", rule)
+        expand_cycles(limits, "last_k", rule, first_k="first_k")
         .join(terms, on=[_KEY, "term_index"], how="left")
         .with_columns(priced=pl.col("term_event_id").is_not_null())
-        .sort(_KEY, "k")
-        # P1M terms without a renew event take the last price; k = 0 is always priced, so no fill crosses subscriptions.
-        .with_columns(pl.col(filled).forward_fill())
     )
+    if since is not None:
+        # The first cycle kept takes the price of the latest priced term up to its own (what the fill below carries
+        # from k = 0 when every cycle is there), so no fill crosses subscriptions here either.
+        first_term = limits.select(_KEY, _first=term_index(pl.col("first_k"), months, pl.col("term_months")))
+        carry = (
+            terms.join(first_term, on=_KEY)
+            .filter(pl.col("term_index") <= pl.col("_first"))
+            .sort(_KEY, "term_index")
+            .group_by(_KEY)
+            .agg(pl.col(filled).last().name.prefix("_carry_"))
+        )
+        first = pl.col("k") == pl.col("first_k")
+        cycles = cycles.join(carry, on=_KEY, how="left").with_columns(
+            [pl.when(first).then(pl.coalesce(c, f"_carry_{c}")).otherwise(pl.col(c)).alias(c) for c in filled]
+        )
+    # P1M terms without a renew event take the last price; k = 0 (or the first kept cycle) is always priced, so no
+    # fill crosses subscriptions.
+    cycles = cycles.sort(_KEY, "k").with_columns(pl.col(filled).forward_fill())
     # Seats at cycle start: the state after every event before that day and the purchase/renewal of that day.
     # Same-day seat changes follow the cycle charge and are rated as pairs over the whole cycle.
     day = pl.col("event_date").cast(pl.Int64) * 2
@@ -290,8 +319,10 @@ def expected_charges(
     until: date,
     rounding: str = "B",
     cycle_days: str = "start_month",
+    since: date | None = None,
 ) -> pl.LazyFrame:
-    """Expected recon lines (EXPECTED_SCHEMA) for every line whose order date is on or before `until`."""
+    """Expected recon lines (EXPECTED_SCHEMA) for every line whose order date is on or before `until` (and on or
+    after `since`, when given: the cycles before it are then never built)."""
     # Validation and the per-subscription intermediates are computed here; the returned frame is lazy over them.
     check_mode(rounding)
     events = _conform(events, EVENT_SCHEMA, "events")
@@ -301,9 +332,10 @@ def expected_charges(
     _check_events(events)
     ordered = _materialise(_ordered(events))
     subs = _materialise(_subscriptions(ordered))
-    cycles = _materialise(_cycles(ordered, subs, _materialise(_terms(ordered, subs)), until, cycle_days))
+    cycles = _materialise(_cycles(ordered, subs, _materialise(_terms(ordered, subs)), until, cycle_days, since))
+    dated = (pl.col("order_date") <= until) & (pl.col("order_date") >= since if since else pl.lit(True))
     lines = pl.concat([_cycle_lines(cycles), _change_lines(ordered, subs, cycles)], how="diagonal_relaxed").filter(
-        (pl.col("order_date") <= until) & (pl.col("quantity") > 0)
+        dated & (pl.col("quantity") > 0)
     )
     priced = _price(lines, fx, billing_currency, rounding)
     order = [_KEY, "order_date", "charge_start", "event_id", "sign"]

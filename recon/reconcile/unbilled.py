@@ -63,16 +63,19 @@ def _pair(unbilled: pl.LazyFrame, billed: pl.LazyFrame, key: Sequence[str]) -> p
     content = ["subtotal", "billable_quantity", "unit_price", "reference_id", *LINE_KEY]
 
     def numbered(frame: pl.LazyFrame, prefix: str) -> pl.LazyFrame:
+        # position in the run of equal keys of the sorted frame (a window per key costs far more); computed once:
+        # the grain check and the join both read it
         order = [*key, *(f"{prefix}{c}" for c in content)]
-        return frame.sort(order, nulls_last=True).with_columns(
-            _occ=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(list(key))
-        )
+        index = pl.int_range(pl.len(), dtype=pl.Int64)
+        new_run = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in key]).fill_null(True)
+        occurrence = index - pl.when(new_run).then(index).forward_fill() + 1
+        return frame.sort(order, nulls_last=True).with_columns(_occ=occurrence).collect().lazy()
 
     left, right = numbered(unbilled, "u_"), numbered(billed, "b_")
     grain = [*key, "_occ"]
     check_grain(left, grain, "last unbilled snapshot lines")
     check_grain(right, grain, "billed lines")
-    return left.join(right, on=grain, how="full", coalesce=True)
+    return left.join(right, on=grain, how="full", coalesce=True).collect().lazy()  # read by each part of the split
 
 
 def _split(joined: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:

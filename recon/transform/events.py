@@ -44,21 +44,28 @@ def subscription_events(orders: pl.LazyFrame, subscriptions: pl.LazyFrame) -> pl
         .otherwise(pl.lit(Decimal(0)))
         .cast(QTY)
     )
+    # Segments (a subscription's first line, then every purchase or renewal) are runs of the sorted frame: a count
+    # is the segment's base plus the running sum of its changes, computed with resets instead of windows.
+    first = (pl.col("subscription_id") != pl.col("subscription_id").shift(1)).fill_null(True)
+    start = pl.col("_start")
+    running = pl.col("delta").fill_null(Decimal(0)).cum_sum()
     with_counts = (
-        lines.with_columns(
-            absolute.cast(pl.Int32).cum_sum().over("subscription_id").alias("segment"),
-            delta.alias("delta"),
-            pl.when(absolute).then(pl.col("quantity")).otherwise(None).cast(QTY).alias("base"),
-        )
+        lines.with_columns(delta.alias("delta"), (first | absolute).alias("_start"))
         .with_columns(
-            (
-                pl.col("base").fill_null(strategy="forward").over("subscription_id", "segment").fill_null(Decimal(0))
-                + pl.col("delta").cum_sum().over("subscription_id", "segment")
-            )
+            # a segment's base: the purchase's or renewal's count (0 when it has none, or starts without one)
+            pl.when(start)
+            .then(pl.when(absolute).then(pl.col("quantity")).fill_null(Decimal(0)))
+            .forward_fill()
             .cast(QTY)
-            .alias("after")
+            .alias("_base"),
+            (running - pl.when(start).then(running - pl.col("delta").fill_null(Decimal(0))).forward_fill()).alias(
+                "_sum"
+            ),
         )
-        .with_columns(pl.when(pl.col("event") == "cancel").then(pl.lit(Decimal(0))).otherwise("after").cast(QTY))
+        # a cancel keeps the count it ends (its delta is 0): the rater refunds it from the count before the cancel
+        .with_columns(
+            pl.when(pl.col("delta").is_not_null()).then(pl.col("_base") + pl.col("_sum")).cast(QTY).alias("after")
+        )
     )
     discount = (
         pl.when(pl.col("list_price") > pl.col("unit_price"))
@@ -126,7 +133,11 @@ def rateable(events: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 
 
 def fx_rates(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """The exchange rate of each currency pair and month: the rate most billed lines use (ties: the lower)."""
+    """The exchange rate of each currency pair and month: the rate most billed lines use (ties: the lower).
+
+    `lines` holds recon lines, or rows that each stand for `lines` recon lines (the engine's counted `rates`).
+    """
+    count = pl.col("lines").sum() if "lines" in lines.collect_schema().names() else pl.len()
     return (
         lines.filter(
             pl.col("pc_to_bc_exchange_rate").is_not_null()
@@ -139,7 +150,7 @@ def fx_rates(lines: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("pc_to_bc_exchange_rate_date").cast(pl.Date).alias("rate_date"),
         )
         .group_by("pricing_currency", pl.col("currency").alias("billing_currency"), "month", "rate")
-        .agg(pl.len().alias("n"), pl.col("rate_date").min())
+        .agg(count.alias("n"), pl.col("rate_date").min())
         .sort("n", "rate", descending=[True, False])
         .group_by("pricing_currency", "billing_currency", "month", maintain_order=True)
         .first()

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from recon.reconcile.cycles import PLANS
 from recon.reconcile.frames import GrainError, check_grain
 from recon.reconcile.rating import EVENT_SCHEMA, EXPECTED_GRAIN, EXPECTED_SCHEMA, FX_SCHEMA, expected_charges
 
@@ -441,3 +442,51 @@ def test_a_monthly_term_that_does_not_renew_stops_at_its_end() -> None:
     }
     assert starts["ended"] == [date(2025, 1, 10), date(2025, 2, 10)]
     assert starts["running"][-1] == date(2025, 6, 10) and len(starts["running"]) == 6
+
+
+def _history(n_subs: int, seed: int) -> pl.LazyFrame:
+    """Random histories over every plan: purchases on any day (29th-31st too), renewals (some P1M ones with a new
+    price, some P1Y/P3Y terms left unrenewed), promotions, seat changes, cancellations and ends."""
+    rng, plans, out = random.Random(seed), sorted(PLANS), []
+    for s in range(n_subs):
+        term, billing = plans[s % len(plans)]
+        months = {"P1M": 1, "P1Y": 12, "P3Y": 36}[term]
+        bought = date(2022, 1, 1) + timedelta(days=rng.randrange(1300))
+        base = {"subscription_id": f"s{s}", "customer_id": f"c{s % 7}", "term": term, "billing": billing,
+                "pricing_currency": "EUR", "ends_on": bought + timedelta(days=400) if s % 9 == 0 else None}  # fmt: skip
+        promo = "0.1" if s % 5 == 0 else None
+        rows = [{**base, "event": "purchase", "event_date": bought, "quantity": 5, "unit_price": "12.34",
+                 "promotion_discount": promo}]  # fmt: skip
+        boundary = bought
+        for t in range(1, 4):  # renewals at term boundaries (a P1Y/P3Y one sometimes missing: the term ends there)
+            boundary = _add_months(bought, t * max(months, 6 if months == 1 else months))
+            if rng.random() < 0.8:
+                rows.append({**base, "event": "renew", "event_date": boundary - timedelta(days=rng.randrange(3)),
+                             "quantity": 5 + t, "unit_price": f"{12 + t}.{rng.randrange(100):02d}"})  # fmt: skip
+        for _ in range(rng.randrange(4)):
+            day = bought + timedelta(days=rng.randrange(1, 900))
+            kind = rng.choice(["add", "add", "remove", "cancel"])
+            rows.append({**base, "event": kind, "event_date": day, "quantity": 0 if kind == "cancel" else
+                         rng.randrange(1, 20), "unit_price": "99.00"})  # fmt: skip
+        out += [{**r, "order_id": f"o{s}-{i}", "event_id": f"e{s}-{i:02d}"} for i, r in enumerate(rows)]
+    money = ("quantity", "unit_price", "promotion_discount")
+    typed = [{k: D(str(v)) if k in money and v is not None else v for k, v in r.items()} for r in out]
+    return pl.LazyFrame(typed, schema=EVENT_SCHEMA)
+
+
+def _add_months(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@pytest.mark.parametrize("since", [date(2023, 3, 31), date(2024, 2, 29), date(2025, 1, 1), date(2025, 10, 15)])
+def test_rating_from_a_date_gives_the_full_ratings_lines_of_that_date_on(since: date) -> None:
+    """`since` only saves work: the lines are those of a rating from the purchase, cut at `since`."""
+    history = _history(240, seed=7)
+    for rounding in ("B", "A"):
+        full = expected_charges(history, NO_FX, billing_currency="EUR", until=date(2025, 11, 10), rounding=rounding)
+        cut = expected_charges(
+            history, NO_FX, billing_currency="EUR", until=date(2025, 11, 10), rounding=rounding, since=since
+        )
+        assert_frame_equal(full.filter(pl.col("order_date") >= since).collect(), cut.collect())
