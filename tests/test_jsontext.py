@@ -32,7 +32,8 @@ def test_decimals_round_trip_exactly(numbers: list[Decimal]) -> None:
 # Keys of one column in both styles, an unknown key, an ignored one; items may lack keys.
 KEYS = ["chargeType", "ChargeType", "subtotal", "Subtotal", "quantity", "brandNewField", "attributes", "Total"]
 items = st.lists(
-    st.dictionaries(st.sampled_from(KEYS), st.one_of(texts, st.integers(), st.none()), max_size=6), max_size=8
+    st.dictionaries(st.sampled_from(KEYS), st.one_of(texts, st.integers(), st.none(), scalars), max_size=6),
+    max_size=8,
 )
 
 

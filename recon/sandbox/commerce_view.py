@@ -498,12 +498,14 @@ class CommerceView:
         }
 
 
+_BY_OFFER: dict[tuple[str, ...], Availability] = {}  # (product, SKU, availability) ids -> availability
+
+
 def _availability(offer_id: str) -> Availability | None:
-    parts = offer_id.upper().split(":")
-    for av in AVAILABILITIES:
-        if len(parts) == 3 and (av.product.product_id, av.product.sku_id, av.availability_id) == tuple(parts):
-            return av
-    return None
+    if not _BY_OFFER:
+        for av in AVAILABILITIES:  # the first of equal ids wins, as a scan in catalogue order would find it
+            _BY_OFFER.setdefault((av.product.product_id, av.product.sku_id, av.availability_id), av)
+    return _BY_OFFER.get(tuple(offer_id.upper().split(":")))
 
 
 def find_availability(offer_id: str) -> Availability | None:
