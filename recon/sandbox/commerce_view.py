@@ -498,13 +498,13 @@ class CommerceView:
         }
 
 
-_BY_OFFER: dict[tuple[str, ...], Availability] = {}  # (product, SKU, availability) ids -> availability
+# (product, SKU, availability) ids -> availability; reversed, so the first of equal ids in catalogue order wins
+_BY_OFFER: dict[tuple[str, ...], Availability] = {
+    (av.product.product_id, av.product.sku_id, av.availability_id): av for av in reversed(AVAILABILITIES)
+}
 
 
 def _availability(offer_id: str) -> Availability | None:
-    if not _BY_OFFER:
-        for av in AVAILABILITIES:  # the first of equal ids wins, as a scan in catalogue order would find it
-            _BY_OFFER.setdefault((av.product.product_id, av.product.sku_id, av.availability_id), av)
     return _BY_OFFER.get(tuple(offer_id.upper().split(":")))
 
 
