@@ -4,8 +4,8 @@ A chosen seat charge line of month M shows differently in every unbilled view of
 runs, previous until M's invoice is issued): `unbilled_vanished` adds an unbilled line that the invoice never
 carries, `unbilled_changed` shows a line with another seat count than the one billed. The billed lines are
 untouched; the answer key lists a case once M is invoiced (the last unbilled snapshot before the close differs
-from the bill). Selection is per month from that month's own lines, so a closed month's cases do not move when
-the clock advances.
+from the bill). The lines are chosen with the line-level kinds (Injector.apply_lines), by their dates, so a
+month's cases do not move when the clock advances.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from typing import Any
 import polars as pl
 
 from recon.sandbox.billing import tax_total
+from recon.sandbox.lines import Line
 from recon.sandbox.population import Customer
 from recon.sandbox.rand import det_int, guid_of, mix, stream
-from recon.sandbox.usage import SUB_OFFSET, _pick
 
-CHARGES = ("new", "renew", "cycleCharge")
 CENT = Decimal("0.01")
 
 
@@ -44,42 +43,40 @@ def unbilled_drift(
     seed: int,
     frame: pl.DataFrame,
     closed: set[date],
-    rates: dict[str, float],
+    chosen: dict[str, list[Line]],
     customers: list[Customer],
-    touched: set[tuple[int, date]],
     invoice_of: dict[date, str],
 ) -> tuple[pl.DataFrame, list[DriftCase]]:
     """(replacement unbilled rows of open months, keyed by position in `frame` or appended; closed-month cases).
 
-    Returns the frame's rows as they show unbilled (only rows of months not invoiced change) and the cases of
-    invoiced months.
+    `chosen` holds the lines each R08 kind took (Injector.apply_lines: picked at the kind's rate, one case per
+    subscription-month). Returns the frame's rows as they show unbilled (only rows of months not invoiced change)
+    and the cases of invoiced months.
     """
-    cands = frame.with_row_index("pos").filter(
-        pl.col("chargeType").is_in(CHARGES) & (pl.col("sub") < SUB_OFFSET) & (pl.col("subtotal") > 0)
+    picks = pl.DataFrame(
+        [(kind, ln.sub, guid_of(ln.rid), ln.charge_type) for kind, lines in chosen.items() for ln in lines],
+        schema={"kind": pl.String, "sub": frame.schema["sub"], "referenceId": pl.String, "chargeType": pl.String},
+        orient="row",
     )
-    cols = ["pos", "sub", "cust", "period", "referenceId"]
-    by_month: dict[date, list[tuple[Any, ...]]] = {}
-    for r in cands.select(cols).iter_rows():
-        if (r[1], r[3]) not in touched:
-            by_month.setdefault(r[3], []).append(r)
+    rows = (
+        frame.with_row_index("pos")
+        .filter(pl.col("subtotal") > 0)
+        .join(picks, on=["sub", "referenceId", "chargeType"])
+        .unique(["sub", "referenceId", "chargeType"], keep="first", maintain_order=True)
+        .sort("pos")
+    )
     changed: dict[int, dict[str, Any]] = {}
     extra: list[dict[str, Any]] = []
     cases: list[DriftCase] = []
-    for month, month_rows in sorted(by_month.items()):
-        taken: set[int] = set()
-        for kind in ("unbilled_vanished", "unbilled_changed"):
-            salt = det_int(seed, "drift", kind)
-            pool = [(int(r[4][-12:], 16) ^ salt, r) for r in month_rows if r[1] not in taken]
-            for pos, sub, cust_idx, _, _ in _pick(seed, rates.get(kind, 0.0), kind, pool, lambda r: r[3]):
-                taken.add(sub)
-                full = frame.row(pos, named=True)
-                new, case = _drifted(seed, kind, full, customers[cust_idx], invoice_of.get(month))
-                if month in closed:
-                    cases.append(case)
-                elif kind == "unbilled_changed":
-                    changed[pos] = new
-                else:
-                    extra.append(new)
+    for pos, kind, cust_idx, month in rows.select("pos", "kind", "cust", "period").iter_rows():
+        full = frame.row(pos, named=True)
+        new, case = _drifted(seed, kind, full, customers[cust_idx], invoice_of.get(month))
+        if month in closed:
+            cases.append(case)
+        elif kind == "unbilled_changed":
+            changed[pos] = new
+        else:
+            extra.append(new)
     open_rows = frame.with_row_index("pos").filter(~pl.col("period").is_in(sorted(closed)))
     if changed:
         fix = pl.DataFrame(list(changed.values()), schema=frame.schema).with_columns(

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from recon.sandbox.lines import Line, Rating
 from recon.sandbox.population import Customer, Subscription
-from recon.sandbox.rand import det_hex, det_int, pick_at_rate
+from recon.sandbox.rand import det_hex, det_int, pick_at_rate, rate_score
 
 KEY_COLUMNS = [
     "case_id",
@@ -119,6 +119,7 @@ class Injector:
         self.lines: list[Line] = []
         self.dropped: set[int] = set()
         self.by_type: dict[str, list[tuple[int, int]]] = {}  # charge type -> (selection key, position)
+        self.drift: dict[str, list[Line]] = {}  # R08 kind -> lines its month's unbilled views show otherwise
 
     def pick(
         self, kind: str, candidates: list[tuple[int, int]], month_of: Callable[[int], object] | None = None
@@ -132,10 +133,6 @@ class Injector:
         """The customer of a line's subscription."""
         return self.customers[self.subs[line.sub].customer]
 
-    def free(self, line: Line) -> bool:
-        """True when the line is billed (closed month) and its subscription-month holds no case yet."""
-        return line.period in self.closed and (line.sub, line.period) not in self.touched
-
     def billed(self, *charge_types: str) -> list[tuple[int, int]]:
         """(selection key, position) of the original billed lines with one of these charge types."""
         return [c for t in charge_types for c in self.by_type.get(t, [])]
@@ -147,15 +144,54 @@ class Injector:
         self.cases.append(Case(kind, line.period, amount, description, self.subs[line.sub], key=key))
 
     def apply_lines(self, lines: list[Line]) -> list[Line]:
-        """Run every line-level kind in catalogue order; returns the new line list."""
-        from recon.sandbox.inject_kinds import LINE_KINDS  # the kinds need Injector, defined here
+        """Run every line-level kind; returns the new line list.
 
-        self.lines, self.dropped = lines, set()
+        A subscription-month holds at most one case. The kinds claim lines day by day in date order (catalogue
+        order within a day): first the lines picked at the kind's rate, then, while the kind has no case in that
+        month yet, its best-scoring line of the day that is free. Lines come to exist in date order as the clock
+        advances, so what a day's lines get depends on nothing dated later: a line that appears later can neither
+        take a month from an injection an earlier build showed nor cancel one."""
+        from recon.sandbox.inject_kinds import GHOST_KINDS, LINE_KINDS  # the kinds need Injector, defined here
+
+        self.lines, self.dropped, self.drift = lines, set(), {}
         self.by_type = {}
         for i, ln in enumerate(lines):
             if ln.period in self.closed:  # key: the line's random referenceId bits and its sign
                 self.by_type.setdefault(ln.charge_type, []).append((ln.rid * 2 + (ln.eup < 0), i))
-        for name, func in LINE_KINDS.items():
+        kinds = [(name, kind) for name, kind in LINE_KINDS.items() if self.rates.get(name, 0) > 0]
+        days: dict[date, list[list[tuple[int, bool, int]]]] = {}  # day -> per kind: (score, at rate, position)
+        for k, (name, kind) in enumerate(kinds):
+            score, limit = rate_score(self.seed, name), int(self.rates[name] * 2**64)
+            for key, i in self.billed(*kind.types):
+                if kind.ok is None or kind.ok(self, lines[i]):
+                    s = score(key)
+                    per_kind = days.setdefault(lines[i].order_date, [[] for _ in kinds])
+                    per_kind[k].append((s, s < limit, i))
+        won: set[tuple[int, date]] = set()  # (kind, month) with a case
+        chosen: dict[str, list[int]] = {}
+        for day in sorted(days):
+            for k, cands in enumerate(days[day]):
+                if not cands:
+                    continue
+                name, kind = kinds[k]
+                cands.sort()
+                picks = [c for c in cands if c[1]]
+                if (k, day.replace(day=1)) not in won:  # a line's period is its date's month
+                    picks += [c for c in cands if not c[1]]  # the month's first case: best free line of the day
+                for _, at_rate, i in picks:
+                    ln = lines[i]
+                    if not at_rate and (k, ln.period) in won:
+                        break
+                    months = kind.months(self, ln) if kind.months else [(ln.sub, ln.period)]
+                    if self.touched.intersection(months) or (kind.feasible and not kind.feasible(self, ln)):
+                        continue
+                    self.touched.update(months)
+                    won.add((k, ln.period))
+                    chosen.setdefault(name, []).append(i)
+        for name, kind in kinds:
+            for i in sorted(chosen.get(name, [])):
+                kind.apply(self, i)
+        for name, func in GHOST_KINDS.items():
             if self.rates.get(name, 0) > 0:
                 func(self)
         return [ln for i, ln in enumerate(lines) if i not in self.dropped] if self.dropped else lines

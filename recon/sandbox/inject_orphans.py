@@ -86,35 +86,36 @@ def order_without_subscription(inj: Injector) -> None:
         )
 
 
-def subscription_without_order(inj: Injector) -> None:
+def sub_without_order_ok(inj: Injector, ln: Line) -> bool:
+    """A generated purchase line (not one bought through the API) of a subscription whose term keeps its month."""
+    sub = inj.subs[ln.sub]
+    return (
+        not sub.ghost
+        and sub.avail.term != "P1M"  # the term (and so the finding's period) stays the purchase month's
+        and ln.rid == mix(sub.base, 0, 0)
+        and ln.subtotal % ROUND != 0
+    )
+
+
+def sub_without_order_months(inj: Injector, ln: Line) -> list[tuple[int, date]]:
+    """Every running month of the subscription: no other case lands on one whose history (and rating) is gone."""
+    return [(ln.sub, month) for month in inj.closed]
+
+
+def subscription_without_order(inj: Injector, i: int) -> None:
     """A generated subscription bought in a closed month whose purchase (and every later) order is missing.
 
-    It runs before the other line kinds and holds every closed month of its subscription, so no other case lands
-    on a subscription whose history (and so its rating) is gone, and its choice never depends on theirs."""
-
-    def eligible(ln: Line) -> bool:
-        sub = inj.subs[ln.sub]
-        return (
-            not sub.ghost
-            and sub.avail.term != "P1M"  # the term (and so the finding's period) stays the purchase month's
-            and ln.rid == mix(sub.base, 0, 0)  # the generated purchase line (not one bought through the API)
-            and ln.subtotal % ROUND != 0
-        )
-
-    cands = [c for c in inj.billed("new") if eligible(inj.lines[c[1]])]
+    Its case is dated by the purchase, the subscription's first line, so no other case can claim one of its
+    months first (Injector.apply_lines)."""
+    ln = inj.lines[i]
+    sub = inj.subs[ln.sub]
     cur = inj.rating.billing_currency
-    for i in inj.pick(SUB_KIND, cands):
-        ln = inj.lines[i]
-        if not inj.free(ln):
-            continue
-        sub = inj.subs[ln.sub]
-        text = (
-            f"Subscription {sub.id} ({sub.avail.product.product_name}, bought on {sub.start}, "
-            f"{ln.subtotal} {cur} billed for it) has no order: its orderId {sub.order_id} names no order "
-            f"of the customer."
-        )
-        inj.add_case(SUB_KIND, ln, ln.subtotal, text)
-        inj.touched.update((ln.sub, month) for month in inj.closed)
+    text = (
+        f"Subscription {sub.id} ({sub.avail.product.product_name}, bought on {sub.start}, "
+        f"{ln.subtotal} {cur} billed for it) has no order: its orderId {sub.order_id} names no order "
+        f"of the customer."
+    )
+    inj.add_case(SUB_KIND, ln, ln.subtotal, text)
 
 
 def orphan_keys(rows: list[dict[str, object]]) -> tuple[set[str], set[str]]:

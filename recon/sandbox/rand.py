@@ -87,6 +87,12 @@ _ODD = 0x9E3779B97F4A7C15
 _M64 = (1 << 64) - 1
 
 
+def rate_score(seed: int, kind: str) -> Callable[[int], int]:
+    """The 64-bit score of a key for `kind`: a key is picked at rate r when its score is below r * 2**64."""
+    salt = det_int(seed, "pick", kind)
+    return lambda key: ((key ^ salt) * _ODD) & _M64
+
+
 def pick_at_rate(
     seed: int,
     rate: float,
@@ -99,12 +105,8 @@ def pick_at_rate(
     The fallback is per month (`month_of`), so a closed month's choice never moves when later months close."""
     if rate <= 0 or not candidates:
         return []
-    salt = det_int(seed, "pick", kind)
+    score = rate_score(seed, kind)
     limit = int(rate * 2**64)
-
-    def score(key: int) -> int:
-        return ((key ^ salt) * _ODD) & _M64
-
     picked = {i for i, (key, _) in enumerate(candidates) if score(key) < limit}
     groups: dict[object, list[int]] = {}
     for i, (_, target) in enumerate(candidates):

@@ -231,7 +231,7 @@ def build_world(
     frame = lines_frame(lines, invoice_of).join(subs_frame(subs, customers), on="sub", how="left")
     frame, usage = with_usage(seed, rating, customers, window[0], today, closed, rates, invoice_of, frame)
     billed = frame.filter(pl.col("invoiceNumber") != "").sort(["invoiceNumber", "cust", "sub", "seq"])
-    unbilled, drift = drifted_unbilled(seed, frame, closed, rates, customers, inj, invoice_of)
+    unbilled, drift = drifted_unbilled(seed, frame, closed, customers, inj, invoice_of)
     unbilled = unbilled.sort(["period", "cust", "sub", "seq"])
     invoices, index = _invoices(seed, billed, closed, cur, closed_early)
     inj.apply_invoices(invoices, lambda iid: _odd_amount(seed, iid), [invoice_id(seed, p, cur) for p in window])

@@ -39,13 +39,12 @@ def drifted_unbilled(
     seed: int,
     frame: pl.DataFrame,
     closed: list[date],
-    rates: dict[str, float],
     customers: list[Customer],
     inj: Injector,
     invoice_of: dict[date, str],
 ) -> tuple[pl.DataFrame, list[DriftCase]]:
     """Lines of months not invoiced yet as unbilled views show them (R08 drift applied), and R08 cases."""
-    return unbilled_drift(seed, frame, set(closed), rates, customers, inj.touched, invoice_of)
+    return unbilled_drift(seed, frame, set(closed), inj.drift, customers, invoice_of)
 
 
 def finish(world: World, usage: Usage, drift: list[DriftCase], invoice_of: dict[date, str]) -> World:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -400,3 +400,44 @@ def test_the_commerce_view_folds_the_same_replay_the_world_billed() -> None:
         assert [cached.subscription_resource(v) for v in cached.subscriptions(cust)] == [
             recomputed.subscription_resource(v) for v in recomputed.subscriptions(cust)
         ]
+
+
+WALK_RATES = {
+    "all": 0.02,
+    "credit_missing": 0.2,
+    "credit_twice": 0.2,
+    "unbilled_vanished": 0.05,
+    "unbilled_changed": 0.05,
+}
+
+
+@pytest.mark.parametrize("seed", [2, 11])
+def test_every_snapshot_of_a_month_shows_the_injections_its_invoice_and_key_hold(seed: int) -> None:
+    """Build each month as the walk sees it (days 10 and 20 and its last day, earlier months closed) at high
+    injection rates: every unbilled view holds exactly the invoice's lines dated before it, except on the
+    subscriptions the final key lists as R08 cases of that month. A line that appears later may not move an
+    injection an earlier view showed."""
+    today = date(2025, 11, 10)
+    late = build_world(seed, "tiny", today, inject_rates=WALK_RATES)
+    cols = ["subscriptionId", "referenceId", "chargeType", "quantity", "subtotal", "totalForCustomer"]
+    months = [date(2025, 8, 1), date(2025, 9, 1), date(2025, 10, 1)]
+    line_rules = {"R01", "R02", "R03", "R04", "R05", "R06", "R07"}
+    assert {r["rule"] for r in late.answer_key} >= line_rules | {"R08"}
+    for i, month in enumerate(months):
+        invoice = next(inv["id"] for inv in late.invoices if inv["periodStart"] == month)
+        billed = late.billed.filter(pl.col("invoiceNumber") == invoice)
+        drifted = sorted(r["subscription_id"] for r in late.answer_key if r["rule"] == "R08" and r["period"] == month)
+        last = add_months(month, 1) - timedelta(days=1)
+        for day in (month.replace(day=10), month.replace(day=20), last):
+            view = build_world(
+                seed, "tiny", day, anchor=today, closed_early=frozenset(months[:i]), inject_rates=WALK_RATES
+            )
+            # seat lines dated before the view (Azure plan lines grow through the month; an injected ghost's
+            # line may be dated ahead), outside the R08 cases
+            seats = (
+                (pl.col("orderDate").cast(pl.Date) < day)
+                & (pl.col("productId") != AZURE_PRODUCT_ID)
+                & ~pl.col("subscriptionId").is_in(drifted)
+            )
+            shown, due = view.unbilled_rows(month).filter(seats), billed.filter(seats)
+            assert shown.select(cols).sort(cols).equals(due.select(cols).sort(cols)), f"the view of {day} differs"
