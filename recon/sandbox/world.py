@@ -216,7 +216,11 @@ def build_world(
     customers, subs = list(people), list(first_subs)  # lists of their own: injections and purchases append
     lines: list[Line] = []
     horizon = add_months(today.replace(day=1), 1)
-    replays = {sub.idx: replay(rating, sub, customers[sub.customer], window[0], today, horizon) for sub in subs}
+    if today <= anchor:  # the walk's builds: the anchor's replay up to `today` (a replay grows only by its end)
+        full = _anchor_replays(seed, rating, int(sw["customers"]), spec.subs_per_customer, window[0], anchor)
+        replays = {idx: [ln for ln in lines if ln.order_date < today] for idx, lines in full.items()}
+    else:
+        replays = {sub.idx: replay(rating, sub, customers[sub.customer], window[0], today, horizon) for sub in subs}
     for replayed in replays.values():
         lines.extend(ln for ln in replayed if ln.period >= window[0])
     if extra is not None:
@@ -266,6 +270,18 @@ def _population(
     """Customers and their first purchases; fixed by the anchor, so a clock move re-uses them (half a build)."""
     customers = make_customers(seed, n_customers)
     return tuple(customers), tuple(make_subscriptions(seed, customers, per_customer, window_start, anchor))
+
+
+@functools.lru_cache(maxsize=2)
+def _anchor_replays(
+    seed: int, rating: Rating, n_customers: int, per_customer: tuple[int, int], window_start: date, anchor: date
+) -> dict[int, list[Line]]:
+    """Every generated subscription's replay up to the anchor. A replay's lines do not depend on the day it stops
+    at (`lifecycle.replay` only leaves out lines dated from `today` on), so a build at an earlier day takes the
+    lines dated before it: a clock move re-uses the replay instead of running it again."""
+    people, subs = _population(seed, n_customers, per_customer, window_start, anchor)
+    horizon = add_months(anchor.replace(day=1), 1)
+    return {sub.idx: replay(rating, sub, people[sub.customer], window_start, anchor, horizon) for sub in subs}
 
 
 def _months(first: date, today: date) -> list[date]:

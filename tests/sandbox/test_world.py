@@ -21,7 +21,8 @@ from recon.sandbox.commerce_switches import COMMERCE_DEFAULTS
 from recon.sandbox.commerce_view import CommerceView
 from recon.sandbox.inject import CATALOGUE, KEY_COLUMNS, resolve_rates
 from recon.sandbox.jsonenc import dumps
-from recon.sandbox.lifecycle import schedule
+from recon.sandbox.lifecycle import replay, schedule
+from recon.sandbox.lines import Rating
 from recon.sandbox.records import LINE_FIELDS
 from recon.sandbox.world import DEFAULT_TODAY, build_world, resolve_switches
 
@@ -441,3 +442,17 @@ def test_every_snapshot_of_a_month_shows_the_injections_its_invoice_and_key_hold
             )
             shown, due = view.unbilled_rows(month).filter(seats), billed.filter(seats)
             assert shown.select(cols).sort(cols).equals(due.select(cols).sort(cols)), f"the view of {day} differs"
+
+
+def test_a_build_before_the_anchor_holds_exactly_the_replay_up_to_its_day() -> None:
+    """Builds at earlier days take the anchor's replay cut at their day: the same lines a replay to that day makes."""
+    anchor = date(2025, 11, 10)
+    for day in (date(2025, 8, 1), date(2025, 9, 17), date(2025, 10, 31), anchor):
+        world = build_world(3, "tiny", day, anchor=anchor)
+        horizon = add_months(day.replace(day=1), 1)
+        direct = {
+            sub.idx: replay(Rating(3, "EUR", "B"), sub, world.customers[sub.customer], world.replay_start, day, horizon)
+            for sub in world.subs
+            if not sub.ghost
+        }
+        assert direct and world.replays == direct, f"the build of {day} differs from a replay to it"
