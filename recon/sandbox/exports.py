@@ -28,6 +28,8 @@ from recon.sandbox.usage_api import usage_shown
 if TYPE_CHECKING:
     from recon.sandbox.world import World
 
+BLOB_GZIP_LEVEL = 1  # blobs are transient: the fastest level (the client keeps them as received)
+
 RECON_FROM = date(2024, 2, 1)  # billed reconciliation v2 covers billing periods from February 2024
 USAGE_FROM = date(2022, 9, 1)  # daily rated usage v2 covers billing periods from September 2022
 KINDS = ("billed-reconciliation", "unbilled-reconciliation", "billed-usage", "unbilled-usage")
@@ -321,10 +323,10 @@ def blob_bytes(op: Operation, n: int, fault: str | None = None) -> bytes:
         lines = text.splitlines(keepends=True)
         cuts = sorted({0, len(lines) // 3, 2 * len(lines) // 3, len(lines)})
         parts = [b"".join(lines[a:b]) for a, b in itertools.pairwise(cuts)]
-        return b"".join(gzip.compress(p, compresslevel=5, mtime=0) for p in parts if p) or gzip.compress(
-            b"", compresslevel=5, mtime=0
+        return b"".join(gzip.compress(p, compresslevel=BLOB_GZIP_LEVEL, mtime=0) for p in parts if p) or gzip.compress(
+            b"", compresslevel=BLOB_GZIP_LEVEL, mtime=0
         )
-    return gzip.compress(text, compresslevel=5, mtime=0)
+    return gzip.compress(text, compresslevel=BLOB_GZIP_LEVEL, mtime=0)
 
 
 def sas_secret(seed: int) -> bytes:

@@ -22,20 +22,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _mark(value: Any) -> Any:
-    """Replace Decimals (json's C encoder does not call `default` for them) by marked strings."""
-    if isinstance(value, Decimal):
-        return _default(value)
-    if isinstance(value, dict):
-        return {k: _mark(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mark(v) for v in value]
-    return value
-
-
 def dumps(value: Any) -> bytes:
-    """UTF-8 JSON of `value`; Decimals become exact JSON numbers (123.45, never a float repr)."""
-    return unmark(json.dumps(_mark(value), default=_default, ensure_ascii=False, separators=(",", ":")))
+    """UTF-8 JSON of `value`; Decimals become exact JSON numbers (123.45, never a float repr).
+
+    The C encoder hands every Decimal to `_default`, which marks its digits; `unmark` turns them into numbers."""
+    return unmark(json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":")))
 
 
 def _digits(match: re.Match[str]) -> str:

