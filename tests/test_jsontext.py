@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +29,20 @@ def test_dumps_exact_equals_the_recursive_writer(value: Any) -> None:
 def test_decimals_round_trip_exactly(numbers: list[Decimal]) -> None:
     back = loads_exact(dumps_exact({"n": numbers}))["n"]
     assert [Decimal(str(x)) for x in back] == numbers
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.booleans(), st.booleans())
+def test_loads_exact_parses_what_the_stdlib_parses_with_decimal_floats(value: Any, as_bytes: bool, bom: bool) -> None:
+    text = dumps_exact(value)
+    data: str | bytes = (b"\xef\xbb\xbf" if bom else b"") + text.encode() if as_bytes else text
+    assert loads_exact(data) == json.loads(text, parse_float=Decimal)
+
+
+@pytest.mark.parametrize("bad", ["", "{", '{"a": NaN}', "[1] 2", "\ufeff{}", '{"a": Infinity}'])
+def test_loads_exact_refuses_what_is_not_json_with_a_value_error(bad: str) -> None:
+    with pytest.raises(ValueError):
+        loads_exact(bad)
 
 
 # Keys of one column in both styles, an unknown key, an ignored one; items may lack keys.
