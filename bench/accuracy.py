@@ -79,6 +79,7 @@ def _run_one(root: Path, seed: int, size: str, clean: bool, keep: str) -> dict[s
         "size": size,
         "clean": clean,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": _code_version(),
         "seconds": round(time.monotonic() - started, 1),
         "walk_and_reconcile_s": round(walked, 1),
         "steps": steps,
@@ -91,6 +92,21 @@ def _run_one(root: Path, seed: int, size: str, clean: bool, keep: str) -> dict[s
         for path in (db, db.with_suffix(".duckdb.wal")):
             path.unlink(missing_ok=True)
     return out
+
+
+def _code_version() -> str:
+    """The commit of the code that ran (with `+changes` when `recon/` or `bench/` differ from it), or `unknown`."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "recon", "bench"], cwd=here, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty.stdout.strip() else "")
 
 
 def _score(db: Path, key_path: Path) -> dict[str, Any]:
@@ -272,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"\nClean world (seed {args.clean_seed}, all=0): findings by severity {clean['findings_by_severity']}"
                 f" -> {'no finding above info' if clean_ok else 'FINDINGS ABOVE INFO'}"
             )
+    codes = sorted({str(r.get("code", "unknown")) for r in results.values()})
+    print(f"Code: {', '.join(codes)}" + ("  (results of more than one version are pooled)" if len(codes) > 1 else ""))
     per_seed = [r["seconds"] for r in results.values()]
     if per_seed:
         print(f"Per run: {min(per_seed):.0f}-{max(per_seed):.0f} s (mean {sum(per_seed) / len(per_seed):.0f} s)")
