@@ -53,18 +53,21 @@ def unbilled_drift(
     subscription-month). Returns the frame's rows as they show unbilled (only rows of months not invoiced change)
     and the cases of invoiced months.
     """
-    picks = pl.DataFrame(
-        [(kind, ln.sub, guid_of(ln.rid), ln.charge_type) for kind, lines in chosen.items() for ln in lines],
-        schema={"kind": pl.String, "sub": frame.schema["sub"], "referenceId": pl.String, "chargeType": pl.String},
-        orient="row",
-    )
-    rows = (
-        frame.with_row_index("pos")
-        .filter(pl.col("subtotal") > 0)
-        .join(picks, on=["sub", "referenceId", "chargeType"])
-        .unique(["sub", "referenceId", "chargeType"], keep="first", maintain_order=True)
-        .sort("pos")
-    )
+    picked = [(kind, ln.sub, guid_of(ln.rid), ln.charge_type) for kind, lines in chosen.items() for ln in lines]
+    rows = pl.DataFrame(schema={"pos": pl.UInt32, "kind": pl.String, "cust": pl.Int64, "period": pl.Date})
+    if picked:  # (a world without lines yet has a frame of null columns: nothing to join)
+        picks = pl.DataFrame(
+            picked,
+            schema={"kind": pl.String, "sub": frame.schema["sub"], "referenceId": pl.String, "chargeType": pl.String},
+            orient="row",
+        )
+        rows = (
+            frame.with_row_index("pos")
+            .filter(pl.col("subtotal") > 0)
+            .join(picks, on=["sub", "referenceId", "chargeType"])
+            .unique(["sub", "referenceId", "chargeType"], keep="first", maintain_order=True)
+            .sort("pos")
+        )
     changed: dict[int, dict[str, Any]] = {}
     extra: list[dict[str, Any]] = []
     cases: list[DriftCase] = []

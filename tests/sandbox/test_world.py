@@ -456,3 +456,12 @@ def test_a_build_before_the_anchor_holds_exactly_the_replay_up_to_its_day() -> N
             if not sub.ghost
         }
         assert direct and world.replays == direct, f"the build of {day} differs from a replay to it"
+
+
+@pytest.mark.parametrize("rates", [CLEAN, None])
+def test_a_world_builds_at_its_first_day_before_it_has_a_line(rates: dict | None) -> None:
+    """The walk starts the clock on the first day of the first month, when a clean world has no line at all."""
+    first = date(2025, 8, 1)
+    world = build_world(1, "tiny", first, anchor=DEFAULT_TODAY, inject_rates=rates)
+    assert world.billed.is_empty() and not world.invoices
+    assert world.unbilled.filter(pl.col("orderDate").cast(pl.Date) < first).is_empty()
