@@ -125,8 +125,26 @@ def _price(kind: str, ctype: str) -> LineKind:
     return LineKind((ctype,), apply)
 
 
-def _wrong_days(inj: Injector, ln: Line) -> tuple[int, Line] | None:
-    """The first of the line's shuffled day counts whose proration moves it by more than a cent a seat."""
+Change = Callable[["Injector", Line], tuple[Line, str] | None]
+
+
+def _rerated(kind: str, types: tuple[str, ...], ok: Callable[[Injector, Line], bool], change: Change) -> LineKind:
+    """A kind that replaces a line by a rated variant, where `change` gives one that shows (and its description)."""
+
+    def apply(inj: Injector, i: int) -> None:
+        ln = inj.lines[i]
+        found = change(inj, ln)
+        if found is not None:
+            inj.lines[i] = found[0]
+            inj.add_case(kind, ln, found[0].subtotal - ln.subtotal, found[1])
+
+    apply.__doc__ = change.__doc__
+    return LineKind(types, apply, ok, feasible=lambda inj, ln: change(inj, ln) is not None)
+
+
+def proration_wrong(inj: Injector, ln: Line) -> tuple[Line, str] | None:
+    """A seat-change charge prorated over the wrong number of days: the first of the line's shuffled day counts
+    that moves it by more than a cent a seat."""
     days = (ln.charge_end - ln.charge_start).days + 1
     for shift in _rng(inj, "proration_wrong", ln).sample([-3, -2, -1, 1, 2, 3], 6):
         wrong = days + shift
@@ -135,42 +153,21 @@ def _wrong_days(inj: Injector, ln: Line) -> tuple[int, Line] | None:
         eup = prorated_eup(_base_price(inj, ln, ln.unit_price), ln.cycle_len, wrong)
         new = inj.rating.rerate(ln, _tax(inj, ln), eup=eup)
         if abs(new.subtotal - ln.subtotal) > CENT * ln.quantity:
-            return wrong, new
+            text = f"The {ln.charge_type} charge of {_who(inj, ln)} is prorated over {wrong} days, not {days}."
+            return new, text
     return None
 
 
-def proration_wrong(inj: Injector, i: int) -> None:
-    """A seat-change charge prorated over the wrong number of days."""
-    ln = inj.lines[i]
-    found = _wrong_days(inj, ln)
-    if found is None:
-        return
-    wrong, new = found
-    inj.lines[i] = new
-    days = (ln.charge_end - ln.charge_start).days + 1
-    text = f"The {ln.charge_type} charge of {_who(inj, ln)} is prorated over {wrong} days, not {days}."
-    inj.add_case("proration_wrong", ln, new.subtotal - ln.subtotal, text)
-
-
-def _fx_off(inj: Injector, ln: Line) -> tuple[Decimal, Line] | None:
-    """The line at a rate off the month's, when that moves it by more than a cent a seat (and one more)."""
+def fx_rate_off(inj: Injector, ln: Line) -> tuple[Line, str] | None:
+    """A converted line rated with an exchange rate other than the month's rate, when that moves it by more than a
+    cent a seat (and one more)."""
     rng = _rng(inj, "fx_rate_off", ln)
     sign = 1 if rng.random() < 0.5 else -1
     fx = (ln.fx * (1 + sign * Decimal(rng.randint(4000, 31000)) / 1000000)).quantize(FX_PLACES)
     new = inj.rating.rerate(ln, _tax(inj, ln), fx=fx)
-    return (fx, new) if abs(new.subtotal - ln.subtotal) > CENT * (ln.quantity + 1) else None
-
-
-def fx_rate_off(inj: Injector, i: int) -> None:
-    """A converted line rated with an exchange rate other than the month's rate."""
-    ln = inj.lines[i]
-    found = _fx_off(inj, ln)
-    if found is None:
-        return
-    fx, new = found
-    inj.lines[i] = new
-    text = f"{_who(inj, ln)} is converted at {fx} instead of the month's rate {ln.fx}."
-    inj.add_case("fx_rate_off", ln, new.subtotal - ln.subtotal, text)
+    if abs(new.subtotal - ln.subtotal) <= CENT * (ln.quantity + 1):
+        return None
+    return new, f"{_who(inj, ln)} is converted at {fx} instead of the month's rate {ln.fx}."
 
 
 def _drop_or_double(kind: str, types: tuple[str, ...], refunds: bool, double: bool) -> LineKind:
@@ -299,9 +296,7 @@ LINE_KINDS: dict[str, LineKind] = {
     "qty_underbilled": _qty("qty_underbilled", False),
     "price_not_locked": _price("price_not_locked", "cycleCharge"),
     "renewal_price_wrong": _price("renewal_price_wrong", "renew"),
-    "proration_wrong": LineKind(
-        CHANGES, proration_wrong, lambda inj, ln: ln.eup > 0, feasible=lambda inj, ln: _wrong_days(inj, ln) is not None
-    ),
+    "proration_wrong": _rerated("proration_wrong", CHANGES, lambda inj, ln: ln.eup > 0, proration_wrong),
     "charge_after_cancel": LineKind(
         ("cancelImmediate",),
         charge_after_cancel,
@@ -314,12 +309,7 @@ LINE_KINDS: dict[str, LineKind] = {
     "credit_twice": _drop_or_double("credit_twice", REFUNDS, True, True),
     "unbilled_vanished": _drift("unbilled_vanished"),
     "unbilled_changed": _drift("unbilled_changed"),
-    "fx_rate_off": LineKind(
-        CHARGES + CHANGES,
-        fx_rate_off,
-        lambda inj, ln: ln.fx != 1 and ln.eup > 0,
-        feasible=lambda inj, ln: _fx_off(inj, ln) is not None,
-    ),
+    "fx_rate_off": _rerated("fx_rate_off", CHARGES + CHANGES, lambda inj, ln: ln.fx != 1 and ln.eup > 0, fx_rate_off),
 }
 # Kinds that add subscriptions of their own (no claim on another's month), run after LINE_KINDS in this order.
 GHOST_KINDS: dict[str, Callable[[Injector], None]] = {
