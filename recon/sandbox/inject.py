@@ -155,38 +155,45 @@ class Injector:
 
         self.lines, self.dropped, self.drift = lines, set(), {}
         self.by_type = {}
+        on_day: dict[tuple[str, date], list[tuple[int, int]]] = {}  # (charge type, day) -> (key, position)
         for i, ln in enumerate(lines):
             if ln.period in self.closed:  # key: the line's random referenceId bits and its sign
-                self.by_type.setdefault(ln.charge_type, []).append((ln.rid * 2 + (ln.eup < 0), i))
+                c = (ln.rid * 2 + (ln.eup < 0), i)
+                self.by_type.setdefault(ln.charge_type, []).append(c)
+                on_day.setdefault((ln.charge_type, ln.order_date), []).append(c)
         kinds = [(name, kind) for name, kind in LINE_KINDS.items() if self.rates.get(name, 0) > 0]
-        days: dict[date, list[list[tuple[int, bool, int]]]] = {}  # day -> per kind: (score, at rate, position)
-        for k, (name, kind) in enumerate(kinds):
-            score, limit = rate_score(self.seed, name), int(self.rates[name] * 2**64)
+        scores = [(rate_score(self.seed, name), int(self.rates[name] * 2**64)) for name, _ in kinds]
+        at_rate: dict[tuple[int, date], list[tuple[int, int]]] = {}  # (kind, day) -> (score, position) at the rate
+        for k, (_, kind) in enumerate(kinds):
+            score, limit = scores[k]
             for key, i in self.billed(*kind.types):
-                if kind.ok is None or kind.ok(self, lines[i]):
-                    s = score(key)
-                    per_kind = days.setdefault(lines[i].order_date, [[] for _ in kinds])
-                    per_kind[k].append((s, s < limit, i))
+                if (s := score(key)) < limit and (kind.ok is None or kind.ok(self, lines[i])):
+                    at_rate.setdefault((k, lines[i].order_date), []).append((s, i))
+
+        def fallback(k: int, day: date) -> list[tuple[int, int]]:
+            """The kind's lines of the day that its rate did not pick, best score first."""
+            (_, kind), (score, limit) = kinds[k], scores[k]
+            cands = [c for t in kind.types for c in on_day.get((t, day), ())]
+            out = [(s, i) for key, i in cands if (s := score(key)) >= limit]
+            return sorted(c for c in out if kind.ok is None or kind.ok(self, lines[c[1]]))
+
         won: set[tuple[int, date]] = set()  # (kind, month) with a case
         chosen: dict[str, list[int]] = {}
-        for day in sorted(days):
-            for k, cands in enumerate(days[day]):
-                if not cands:
-                    continue
-                name, kind = kinds[k]
-                cands.sort()
-                picks = [c for c in cands if c[1]]
-                if (k, day.replace(day=1)) not in won:  # a line's period is its date's month
-                    picks += [c for c in cands if not c[1]]  # the month's first case: best free line of the day
-                for _, at_rate, i in picks:
+        for day in sorted({day for _, day in on_day}):
+            month = day.replace(day=1)  # a line's period is its date's month
+            for k, (name, kind) in enumerate(kinds):
+                picks = [(s, True, i) for s, i in sorted(at_rate.get((k, day), ()))]
+                if (k, month) not in won:  # the month's first case: the kind's best free line of the day
+                    picks += [(s, False, i) for s, i in fallback(k, day)]
+                for _, rated, i in picks:
                     ln = lines[i]
-                    if not at_rate and (k, ln.period) in won:
+                    if not rated and (k, month) in won:
                         break
                     months = kind.months(self, ln) if kind.months else [(ln.sub, ln.period)]
                     if self.touched.intersection(months) or (kind.feasible and not kind.feasible(self, ln)):
                         continue
                     self.touched.update(months)
-                    won.add((k, ln.period))
+                    won.add((k, month))
                     chosen.setdefault(name, []).append(i)
         for name, kind in kinds:
             for i in sorted(chosen.get(name, [])):
