@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recon.jsontext import dumps_exact, loads_exact
+from recon.jsontext import encode_exact, loads_exact
 
 GZIP_LEVEL = 3  # as fast as level 1 on JSON lines here and 7 % larger than level 5, which takes twice as long
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -46,10 +46,10 @@ def write_page(folder: Path, page_no: int, items: Iterable[Any], body: bytes | N
         tmp.write_bytes(body)
         lines = sum(1 for _ in items)
     else:
-        text = [dumps_exact(item) for item in items]
-        lines = len(text)
-        text.append("")
-        tmp.write_bytes(gzip.compress("\n".join(text).encode(), compresslevel=GZIP_LEVEL, mtime=0))
+        encoded = [encode_exact(item) for item in items]
+        lines = len(encoded)
+        encoded.append(b"")
+        tmp.write_bytes(gzip.compress(b"\n".join(encoded), compresslevel=GZIP_LEVEL, mtime=0))
     tmp.replace(path)
     data = path.read_bytes()
     return RawFile(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), lines=lines)
