@@ -164,23 +164,27 @@ class Injector:
         kinds = [(name, kind) for name, kind in LINE_KINDS.items() if self.rates.get(name, 0) > 0]
         scores = [(rate_score(self.seed, name), int(self.rates[name] * 2**64)) for name, _ in kinds]
         at_rate: dict[tuple[int, date], list[tuple[int, int]]] = {}  # (kind, day) -> (score, position) at the rate
+        own_day: dict[tuple[int, date], list[tuple[int, int]]] = {}  # the same for kinds with a day of their own
         for k, (_, kind) in enumerate(kinds):
             score, limit = scores[k]
             for key, i in self.billed(*kind.types):
+                day = kind.day(self, lines[i]) if kind.day else lines[i].order_date
+                if kind.day:
+                    own_day.setdefault((k, day), []).append((key, i))
                 if (s := score(key)) < limit and (kind.ok is None or kind.ok(self, lines[i])):
-                    at_rate.setdefault((k, lines[i].order_date), []).append((s, i))
+                    at_rate.setdefault((k, day), []).append((s, i))
 
         def fallback(k: int, day: date) -> list[tuple[int, int]]:
             """The kind's lines of the day that its rate did not pick, best score first."""
             (_, kind), (score, limit) = kinds[k], scores[k]
-            cands = [c for t in kind.types for c in on_day.get((t, day), ())]
+            cands = own_day.get((k, day), []) if kind.day else [c for t in kind.types for c in on_day.get((t, day), ())]
             out = [(s, i) for key, i in cands if (s := score(key)) >= limit]
             return sorted(c for c in out if kind.ok is None or kind.ok(self, lines[c[1]]))
 
         won: set[tuple[int, date]] = set()  # (kind, month) with a case
         chosen: dict[str, list[int]] = {}
-        for day in sorted({day for _, day in on_day}):
-            month = day.replace(day=1)  # a line's period is its date's month
+        for day in sorted({day for _, day in on_day} | {day for _, day in own_day}):
+            month = day.replace(day=1)  # a line's period is its date's month, as is a kind's own day
             for k, (name, kind) in enumerate(kinds):
                 picks = [(s, True, i) for s, i in sorted(at_rate.get((k, day), ()))]
                 if (k, month) not in won:  # the month's first case: the kind's best free line of the day

@@ -49,6 +49,9 @@ class LineKind:
     ok: Callable[[Injector, Line], bool] | None = None
     months: Callable[[Injector, Line], list[tuple[int, date]]] | None = None
     feasible: Callable[[Injector, Line], bool] | None = None
+    # the day the case comes to exist, when not the line's: it must not depend on the clock, and its month is the
+    # month the case is counted in
+    day: Callable[[Injector, Line], date] | None = None
 
 
 def _key(line: Line) -> int:
@@ -302,6 +305,10 @@ LINE_KINDS: dict[str, LineKind] = {
         charge_after_cancel,
         lambda inj, ln: _after_cancel_month(inj, ln)[1] in inj.closed,
         lambda inj, ln: [_after_cancel_month(inj, ln)],
+        # the added charge shows from its month's first day (or the cancellation's, if later) on, not at the
+        # cancellation: dated there, a cancellation whose next cycle is in a later month could take the month's
+        # first case over once that month runs
+        day=lambda inj, ln: max(ln.order_date, _after_cancel_month(inj, ln)[1]),
     ),
     "charge_missing": _drop_or_double("charge_missing", CHARGES, False, False),
     "duplicate_line": LineKind(CHARGES, duplicate_line),
