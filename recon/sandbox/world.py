@@ -218,7 +218,7 @@ def build_world(
     horizon = add_months(today.replace(day=1), 1)
     if today <= anchor:  # the walk's builds: the anchor's replay up to `today` (a replay grows only by its end)
         full = _anchor_replays(seed, rating, int(sw["customers"]), spec.subs_per_customer, window[0], anchor)
-        replays = {idx: [ln for ln in lines if ln.order_date < today] for idx, lines in full.items()}
+        replays = {idx: [ln for ln in own if ln.order_date < today] for idx, own in full.items()}
     else:
         replays = {sub.idx: replay(rating, sub, customers[sub.customer], window[0], today, horizon) for sub in subs}
     for replayed in replays.values():
