@@ -10,7 +10,9 @@ The reversed charge is the billed charge (sign `+`) of the same subscription tha
 issued last before it: the latest charge start, a seat change before a cycle charge of the same day, never the
 credit's own pair. The window (policy calendar, dated by the change) opens at the term start (purchase or
 renewal) for a cancellation and at the latest seat purchase (purchase, renewal, add) for a removal; refunds of an
-add and credit notes have none. R07 reads this frame: missing credits inside their window, credits applied twice.
+add and credit notes have none. An expected credit takes its opening from the rater (`window_opened`, known
+even when the term began before the data's first month); a billed-only credit from the expected charges before
+it. R07 reads this frame: missing credits inside their window, credits applied twice.
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ def _windows(credits: pl.LazyFrame, frames: Frames) -> pl.LazyFrame:
         how="vertical",
     ).unique()
     wanted = credits.filter(pl.col("credit_kind").is_in(list(WINDOWS))).select(
-        "_credit", "subscription_id", "credit_kind", "charge_start"
+        "_credit", "subscription_id", "credit_kind", "charge_start", "exp_window_opened"
     )
     opened = (
         wanted.join(openers, on=["subscription_id", "credit_kind"])
@@ -196,7 +198,7 @@ def _windows(credits: pl.LazyFrame, frames: Frames) -> pl.LazyFrame:
     days = (pl.col("charge_start") - pl.col("window_opened")).dt.total_days()
     return (
         wanted.join(opened, on="_credit", how="left")
-        .with_columns(window_days=length.cast(_INT))
+        .with_columns(window_opened=pl.coalesce("exp_window_opened", "window_opened"), window_days=length.cast(_INT))
         .select("_credit", "window_opened", "window_days", in_window=days <= pl.col("window_days"))
     )
 

@@ -41,6 +41,7 @@ _EXPECTED_COLUMNS: Final[dict[str, pl.DataType]] = {
     "pc_to_bc_exchange_rate": RATE,
     "event_id": pl.String(),
     "pair_id": pl.String(),
+    "window_opened": pl.Date(),
 }
 _ACTUAL_COLUMNS: Final[dict[str, pl.DataType]] = {
     "dataset": pl.String(),

@@ -14,6 +14,7 @@ from recon.reconcile.cycles import (
     CYCLE_MONTHS,
     PLANS,
     TERM_MONTHS,
+    add_months,
     cycle_index,
     expand_cycles,
     renewal_term,
@@ -44,6 +45,7 @@ EXPECTED_SCHEMA: Final[dict[str, pl.DataType]] = {
     "quantity": AMOUNT, "unit_price": WIDE, "effective_unit_price": WIDE,
     "pricing_currency": _STR, "billing_currency": _STR, "pc_to_bc_exchange_rate": RATE, "subtotal": AMOUNT,
     "sign": _STR, "pair_id": _STR, "cycle_days": _INT, "billing_days": _INT, "event_id": _STR,
+    "window_opened": _DATE,
 }  # fmt: skip
 # One output row per (event_id, sign): a pair shares its event id and differs in sign.
 EXPECTED_GRAIN: Final[tuple[str, ...]] = ("event_id", "sign")
@@ -109,6 +111,11 @@ def _ordered(events: pl.LazyFrame) -> pl.LazyFrame:
             sub_key=_first_in_run(_SUB).cast(pl.Int64).cum_sum(),
             seq=_run_position(_SUB),
             prev_quantity=pl.when(~_first_in_run(_SUB)).then(pl.col("quantity").shift(1)),
+            # the latest seat purchase before each event (its own subscription's: every run opens with the purchase)
+            seats_bought_on=pl.when(pl.col("event").is_in(["purchase", "add"]))
+            .then(pl.col("event_date"))
+            .forward_fill()
+            .shift(1),
         )
         .with_columns(cancel_seq=seq.filter(pl.col("event") == "cancel").min().over(_KEY))
         .filter(pl.col("cancel_seq").is_null() | (seq <= pl.col("cancel_seq")))
@@ -258,15 +265,23 @@ def _cycle_lines(cycles: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _change_lines(ordered: pl.LazyFrame, subs: pl.LazyFrame, cycles: pl.LazyFrame) -> pl.LazyFrame:
-    """Refund-and-recreate pairs for add/remove, one refund for cancel, from the event day to the cycle end."""
-    cycle_columns = [*_COMMON[1:], _KEY, "k", "cycle_end", *_TERM_COLUMNS]
+    """Refund-and-recreate pairs for add/remove, one refund for cancel, from the event day to the cycle end.
+
+    A cancellation's window opens at its term's start; a removal's at the later of that and the latest seat
+    purchase before it (nce-billing-math.md §4.2). The term start comes from the cycles, so it is known even when
+    the renewal that opened the term is older than the first cycle built.
+    """
+    cycle_columns = [*_COMMON[1:], _KEY, "k", "cycle_end", "term_index", *_TERM_COLUMNS]
     changes = (
         ordered.filter(pl.col("event").is_in(list(_CHANGE_TYPES)))
-        .select(_SUB, _KEY, "event", "event_id", "event_date", "order_id", "quantity", "prev_quantity")
-        .join(subs.select(_KEY, "anchor", "cycle_months"), on=_KEY)
+        .select(
+            _SUB, _KEY, "event", "event_id", "event_date", "order_id", "quantity", "prev_quantity", "seats_bought_on"
+        )
+        .join(subs.select(_KEY, "anchor", "cycle_months", "term_months"), on=_KEY)
         .with_columns(k=cycle_index(pl.col("anchor"), pl.col("cycle_months"), pl.col("event_date")))
         .join(cycles.select(cycle_columns), on=[_KEY, "k"])
     )
+    term_start = add_months(pl.col("anchor"), pl.col("term_index") * pl.col("term_months"))
     common = {
         "order_id": pl.coalesce("order_id", "term_order_id", "purchase_order_id"),
         "charge_type": pl.col("event").replace_strict(_CHANGE_TYPES, return_dtype=pl.String),
@@ -277,6 +292,10 @@ def _change_lines(ordered: pl.LazyFrame, subs: pl.LazyFrame, cycles: pl.LazyFram
         "discount": pl.col("term_discount"),
         "billing_days": (pl.col("cycle_end") - pl.col("event_date")).dt.total_days().cast(pl.Int64) + 1,
         "event_id": pl.col("event_id"),
+        "window_opened": pl.when(pl.col("event") == "cancel")
+        .then(term_start)
+        .when(pl.col("event") == "remove")
+        .then(pl.max_horizontal(term_start, pl.col("seats_bought_on"))),
     }
     pair = pl.when(pl.col("event") != "cancel").then(pl.col("event_id"))
     refunds = changes.select(*_COMMON, _KEY, *_line(pl.col("prev_quantity"), "-", pair_id=pair, **common))

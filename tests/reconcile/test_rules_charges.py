@@ -10,7 +10,9 @@ import polars as pl
 from recon.reconcile.catalogue import run_rules
 from recon.reconcile.charges import r01_quantity, r02_unit_price, r03_proration, r06_duplicate, r07_credit
 from recon.reconcile.matching import FULL, license_lines, match
+from recon.reconcile.rating import expected_charges
 from tests.reconcile.test_rules_fixtures import (
+    NO_FX,
     as_lines,
     edit,
     ev,
@@ -110,6 +112,49 @@ def test_cancel_refund_amount_off_is_r07_credit_amount() -> None:
     lines = edit(as_lines(expected), pl.col("charge_type") == "cancelImmediate", subtotal=D("-90.00"))
     out = run(r07_credit, frames(expected, lines, periods=[JUL]))
     assert summary(out) == [("R07-credit-amount", "s1", "INV-202107", JUL, "cancelImmediate", D("4.20"))]
+
+
+# ---- windows opened before the data's first month -----------------------------------------------------------------
+
+
+def rate_since(frame: pl.LazyFrame, since: date, until: date) -> pl.DataFrame:
+    """Expected lines from `since` on, as the engine rates when the data begins at `since`."""
+    return expected_charges(frame, NO_FX, billing_currency="EUR", until=until, since=since).collect()
+
+
+def without_refunds(expected: pl.DataFrame) -> pl.DataFrame:
+    return as_lines(expected).filter(pl.col("subtotal") >= 0)
+
+
+def test_cancel_days_after_a_renewal_before_the_data_misses_its_credit() -> None:
+    # P1M renews on the 28th; the term began on June 28, before the data (July on); the cancel is 3 days into it
+    sub = events(ev("purchase", date(2021, 3, 28), 10), ev("cancel", date(2021, 7, 1), 0))
+    expected = rate_since(sub, since=JUL, until=date(2021, 7, 31))
+    assert expected.filter(pl.col("charge_type") == "renew").is_empty()  # the term's opening is not in the data
+    refund = expected.filter(pl.col("charge_type") == "cancelImmediate")
+    assert refund["window_opened"].to_list() == [date(2021, 6, 28)]
+    inputs = frames(expected, without_refunds(expected), periods=[JUL])
+    out = run(r07_credit, inputs)
+    assert summary(out) == [("R07-missing-credit", "s1", "INV-202107", JUL, "cancelImmediate", D("90.70"))]
+    assert rule_ids(inputs) == {"R07"}
+
+
+def test_cancel_after_the_window_of_a_renewal_before_the_data_owes_no_credit() -> None:
+    sub = events(ev("purchase", date(2021, 3, 20), 10), ev("cancel", date(2021, 7, 2), 0))  # 12 days in
+    expected = rate_since(sub, since=JUL, until=date(2021, 7, 31))
+    assert run(r07_credit, frames(expected, without_refunds(expected), periods=[JUL])).is_empty()
+
+
+def test_removal_days_after_seats_bought_before_the_data_misses_its_credit() -> None:
+    # seats added June 29, removed July 2: inside the add's window though the term began June 10
+    sub = events(
+        ev("purchase", date(2021, 5, 10), 10), ev("add", date(2021, 6, 29), 12), ev("remove", date(2021, 7, 2), 9)
+    )
+    expected = rate_since(sub, since=JUL, until=date(2021, 7, 31))
+    refund = expected.filter((pl.col("charge_type") == "removeQuantity") & (pl.col("sign") == "-"))
+    assert refund["window_opened"].to_list() == [date(2021, 6, 29)]
+    out = run(r07_credit, frames(expected, without_refunds(expected), periods=[JUL]))
+    assert [(r[0], r[4]) for r in summary(out)] == [("R07-missing-credit", "removeQuantity")]
 
 
 # ---- renewal at a new price -------------------------------------------------------------------------------------
