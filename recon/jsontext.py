@@ -16,6 +16,17 @@ _DECODER = msgspec.json.Decoder(float_hook=Decimal)  # the hook gets each non-in
 _BOM = b"\xef\xbb\xbf"
 
 
+class _Page(msgspec.Struct):
+    """What a pager reads of a page: the items left as raw JSON, the links and the continuation token."""
+
+    items: list[msgspec.Raw] | None = None
+    links: Any = None
+    continuationToken: Any = None  # the service's field name
+
+
+_PAGE_DECODER = msgspec.json.Decoder(type=_Page, float_hook=Decimal)
+
+
 def encode_exact(value: Any) -> bytes:
     """Compact UTF-8 JSON in which every Decimal is a number with its exact digits, never via float."""
     return _ENCODER.encode(value)
@@ -34,3 +45,17 @@ def loads_exact(text: str | bytes) -> Any:
     if isinstance(text, bytes | bytearray) and text[:3] == _BOM:
         text = text[3:]
     return _DECODER.decode(text)
+
+
+def loads_page(text: bytes) -> Any:
+    """A page's `items`, `links` and `continuationToken` as a dict, each item left unparsed (`msgspec.Raw`); any
+    other JSON (not an object, no `items` list) exactly as `loads_exact` reads it. Invalid JSON is a ValueError."""
+    if text[:3] == _BOM:
+        text = text[3:]
+    try:
+        page = _PAGE_DECODER.decode(text)
+    except msgspec.ValidationError:
+        page = None
+    if page is None or page.items is None:
+        return _DECODER.decode(text)
+    return {"items": page.items, "links": page.links, "continuationToken": page.continuationToken}

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recon.extract.fields import RECON_LINE_FIELDS, _normalise_rows, normalise
-from recon.jsontext import dumps_exact, encode_exact, loads_exact
+from recon.jsontext import dumps_exact, encode_exact, loads_exact, loads_page
 from recon.store.schema import RECON_LINE
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)  # NULs and quotes included
@@ -62,6 +62,32 @@ def test_loads_exact_parses_what_the_stdlib_parses_with_decimal_floats(value: An
 def test_loads_exact_refuses_what_is_not_json_with_a_value_error(bad: str) -> None:
     with pytest.raises(ValueError):
         loads_exact(bad)
+
+
+pages = st.fixed_dictionaries(
+    {"items": st.one_of(st.lists(values, max_size=4), values)},
+    optional={"links": values, "continuationToken": values, "totalCount": st.integers()},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(pages, values), st.booleans())
+def test_loads_page_reads_the_links_and_leaves_the_items_raw(value: Any, bom: bool) -> None:
+    text = dumps_exact(value).encode()
+    full = loads_exact(text)
+    page = loads_page((b"\xef\xbb\xbf" if bom else b"") + text)
+    if isinstance(full, dict) and isinstance(full.get("items"), list):
+        assert [loads_exact(bytes(raw)) for raw in page["items"]] == full["items"]
+        assert page["links"] == full.get("links")
+        assert page["continuationToken"] == full.get("continuationToken")
+    else:  # not a page: read in full, so the pager's own error says what is wrong
+        assert page == full
+
+
+@pytest.mark.parametrize("bad", ["", "{", '{"items": [1,}', '{"items": [NaN]}', "[1] 2"])
+def test_loads_page_refuses_what_is_not_json_with_a_value_error(bad: str) -> None:
+    with pytest.raises(ValueError):
+        loads_page(bad.encode())
 
 
 # Keys of one column in both styles, an unknown key, an ignored one; items may lack keys.

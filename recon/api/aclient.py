@@ -76,10 +76,15 @@ class AsyncPartnerCenterClient(ClientCore):
         return self._checked(method, path, response, request_id)
 
     async def get_json(
-        self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        shallow: bool = False,
     ) -> ApiResponse:
-        """GET a JSON resource, parsed exactly."""
-        return parse_answer(await self.request("GET", path, params=params, headers=headers))
+        """GET a JSON resource, parsed exactly (`shallow`: a page with its items left unparsed)."""
+        return parse_answer(await self.request("GET", path, params=params, headers=headers), shallow=shallow)
 
 
 class Background:

@@ -20,7 +20,7 @@ from recon.api.redact import install_log_redaction, redact
 from recon.api.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, parse_retry_after
 from recon.api.tls import ssl_context
 from recon.errors import UpstreamError
-from recon.jsontext import loads_exact
+from recon.jsontext import loads_exact, loads_page
 from recon.settings import Settings
 
 if TYPE_CHECKING:
@@ -93,10 +93,11 @@ def retry_on_drops(method: str, url: str) -> Iterator[None]:
         raise RetryableError(f"{method} {redact(url)}: {type(exc).__name__}") from None
 
 
-def parse_answer(response: httpx.Response) -> ApiResponse:
-    """The JSON of a successful answer, parsed exactly, with its provenance."""
+def parse_answer(response: httpx.Response, *, shallow: bool = False) -> ApiResponse:
+    """The JSON of a successful answer, parsed exactly, with its provenance (`shallow`: a page whose items are
+    left unparsed, for a pager that only reads its links; see `jsontext.loads_page`)."""
     try:
-        data = loads_exact(response.content)
+        data = loads_page(response.content) if shallow else loads_exact(response.content)
     except ValueError as exc:
         raise UpstreamError(
             f"GET {redact(str(response.url))}: the response is not valid JSON ({exc.__class__.__name__}: "

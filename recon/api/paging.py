@@ -149,11 +149,13 @@ class SeekPaginator:
                 return
             uri, params, headers = page.next.uri, None, page.next.headers
 
-    async def apages(self, client: AsyncPartnerCenterClient, resume: ResumePoint | None = None) -> AsyncIterator[Page]:
-        """`pages` on the asynchronous client."""
+    async def apages(
+        self, client: AsyncPartnerCenterClient, resume: ResumePoint | None = None, *, shallow: bool = False
+    ) -> AsyncIterator[Page]:
+        """`pages` on the asynchronous client (`shallow`: the pages' items are left unparsed, `msgspec.Raw`)."""
         cursor, (uri, params, headers) = _SeekCursor.at(resume), self._first(resume)
         while True:
-            page = cursor.page(await client.get_json(uri, params=params, headers=headers))
+            page = cursor.page(await client.get_json(uri, params=params, headers=headers, shallow=shallow))
             yield page
             if page.next is None:
                 return

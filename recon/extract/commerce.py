@@ -112,7 +112,9 @@ class CustomerPages:
         client: AsyncPartnerCenterClient, gate: asyncio.Semaphore, path: str, params: Mapping[str, Any]
     ) -> list[ApiResponse]:
         async with gate:
-            return [replace(p.response, data=None) async for p in SeekPaginator(path, params).apages(client)]
+            # only the links are read here: the items are parsed once, when they land
+            pager = SeekPaginator(path, params).apages(client, shallow=True)
+            return [replace(p.response, data=None) async for p in pager]
 
     def pages(self) -> Iterator[Page]:
         """Every customer's pages in customer order, numbered from 1; stops the fetches left when closed early."""
