@@ -184,8 +184,9 @@ def _windows(credits: pl.LazyFrame, frames: Frames) -> pl.LazyFrame:
     wanted = credits.filter(pl.col("credit_kind").is_in(list(WINDOWS))).select(
         "_credit", "subscription_id", "credit_kind", "charge_start", "exp_window_opened"
     )
-    opened = (
-        wanted.join(openers, on=["subscription_id", "credit_kind"])
+    opened = (  # only billed-only credits look for it: an expected one has the rater's
+        wanted.filter(pl.col("exp_window_opened").is_null())
+        .join(openers, on=["subscription_id", "credit_kind"])
         .filter(pl.col("_opened") <= pl.col("charge_start"))
         .group_by("_credit")
         .agg(pl.col("_opened").max().alias("window_opened"))
